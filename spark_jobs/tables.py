@@ -1,0 +1,217 @@
+"""The one place tables are read and written.
+
+Tables are Delta tables under the warehouse root, addressed `<layer>/<name>`.
+Writes are idempotent by construction: a date range is replaced with Delta's
+`replaceWhere` (one atomic commit, so a killed run leaves the previous version
+in place), keyed tables are MERGEd, and rejected rows go to
+`quarantine/<table>` with a reason so that rows in = rows written + rows
+quarantined.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+log = logging.getLogger(__name__)
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]*/[a-z][a-z0-9_]*$")
+QUARANTINE_LAYER = "quarantine"
+
+
+class TableNotFound(RuntimeError):
+    """A job asked for a table no earlier step has written."""
+
+
+class ReconciliationError(RuntimeError):
+    """Rows in != rows written + rows quarantined: something was dropped or doubled."""
+
+
+def new_run_id() -> str:
+    """Sortable and unique: UTC timestamp plus a random suffix."""
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+
+
+def ds_predicate(start: str, end: str | None = None, col: str = "ds") -> str:
+    """SQL predicate for an inclusive date range on a yyyy-MM-dd string column."""
+    for value in (start, end or start):
+        dt.date.fromisoformat(value)  # rejects anything that would break the SQL
+    return f"{col} >= '{start}' AND {col} <= '{end or start}'"
+
+
+@dataclass(frozen=True)
+class Tables:
+    """Delta tables under one warehouse root (a folder or any Hadoop-compatible URI)."""
+
+    spark: SparkSession
+    root: str
+
+    def path(self, name: str) -> str:
+        if not _NAME.match(name):
+            raise ValueError(f"table names look like 'layer/name', got {name!r}")
+        return self.root.rstrip("/") + "/" + name
+
+    def exists(self, name: str) -> bool:
+        from delta.tables import DeltaTable
+
+        return DeltaTable.isDeltaTable(self.spark, self.path(name))
+
+    def read(self, name: str) -> DataFrame:
+        if not self.exists(name):
+            raise TableNotFound(f"table {name} does not exist under {self.root} (has its job run?)")
+        return self.spark.read.format("delta").load(self.path(name))
+
+    def read_range(self, name: str, start: str, end: str | None = None, col: str = "ds") -> DataFrame:
+        """Rows of a date-partitioned table in [start, end]; Delta prunes the other partitions."""
+        return self.read(name).where(ds_predicate(start, end, col))
+
+    def version(self, name: str) -> int | None:
+        if not self.exists(name):
+            return None
+        from delta.tables import DeltaTable
+
+        return DeltaTable.forPath(self.spark, self.path(name)).history(1).collect()[0]["version"]
+
+    def overwrite(self, name: str, df: DataFrame, partition_by: Sequence[str] = ()) -> None:
+        """Replace the whole table in one commit (for small, fully recomputed tables)."""
+        writer = df.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
+        if partition_by:
+            writer = writer.partitionBy(*partition_by)
+        writer.save(self.path(name))
+        log.info("wrote %s (full overwrite)", name)
+
+    def replace_range(
+        self,
+        name: str,
+        df: DataFrame,
+        start: str,
+        end: str | None = None,
+        col: str = "ds",
+        partition_by: Sequence[str] | None = None,
+        extra_predicate: str | None = None,
+    ) -> None:
+        """Replace exactly the partitions in [start, end] with `df`, atomically.
+
+        Running it twice with the same input leaves the same rows. Delta refuses
+        the write if `df` holds a row outside the range, so a job cannot clobber
+        partitions it does not own.
+        """
+        predicate = ds_predicate(start, end, col)
+        if extra_predicate:
+            predicate = f"({predicate}) AND ({extra_predicate})"
+        parts = [col] if partition_by is None else list(partition_by)
+        if not self.exists(name) and df.where(f"NOT ({predicate})").limit(1).count():
+            # Delta checks replaceWhere against existing tables only; hold a new one to the same rule.
+            raise ValueError(f"{name}: rows outside replaceWhere range ({predicate}) would be written")
+        writer = df.write.format("delta").mode("overwrite").option("replaceWhere", predicate)
+        if parts:
+            writer = writer.partitionBy(*parts)
+        writer.save(self.path(name))
+        log.info("wrote %s where %s", name, predicate)
+
+    def merge(self, name: str, df: DataFrame, keys: Sequence[str], update: bool = True) -> None:
+        """Upsert by key (insert new keys; update matched rows unless `update` is False)."""
+        if not self.exists(name):
+            df.write.format("delta").mode("overwrite").save(self.path(name))
+            log.info("created %s by merge", name)
+            return
+        from delta.tables import DeltaTable
+
+        condition = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
+        builder = DeltaTable.forPath(self.spark, self.path(name)).alias("t").merge(df.alias("s"), condition)
+        if update:
+            builder = builder.whenMatchedUpdateAll()
+        builder.whenNotMatchedInsertAll().execute()
+        log.info("merged into %s on %s", name, ", ".join(keys))
+
+    def append(self, name: str, df: DataFrame, partition_by: Sequence[str] = ()) -> None:
+        """Append; only for writes whose idempotency the caller guarantees (e.g. resumable scoring)."""
+        writer = df.write.format("delta").mode("append")
+        if partition_by:
+            writer = writer.partitionBy(*partition_by)
+        writer.save(self.path(name))
+
+    # -- quarantine ---------------------------------------------------------
+
+    def quarantine(
+        self,
+        table: str,
+        rejected: DataFrame,
+        job: str,
+        run_id: str,
+        start: str,
+        end: str | None = None,
+        ds_col: str | None = "ds",
+    ) -> int:
+        """Write rejected rows (with a `reason` column) to quarantine/<layer>_<name>.
+
+        The rejected row is kept whole as JSON. Earlier quarantine rows of the same
+        job and date range are replaced, so reruns do not pile up duplicates.
+        Returns the number of rows quarantined.
+        """
+        if "reason" not in rejected.columns:
+            raise ValueError("rejected rows need a 'reason' column")
+        payload = [c for c in rejected.columns if c != "reason"]
+        ds_value = (
+            F.coalesce(F.col(ds_col).cast("string"), F.lit(start))
+            if ds_col and ds_col in rejected.columns
+            else F.lit(start)
+        )
+        out = rejected.select(
+            ds_value.alias("ds"),
+            F.to_json(F.struct(*[F.col(f"`{c}`") for c in payload])).alias("row"),
+            F.col("reason").cast("string").alias("reason"),
+            F.lit(job).alias("job"),
+            F.lit(run_id).alias("run_id"),
+            F.current_timestamp().alias("quarantined_at"),
+        ).withColumn("ds", F.when(F.col("ds").between(start, end or start), F.col("ds")).otherwise(F.lit(start)))
+        qname = quarantine_name(table)
+        self.replace_range(qname, out, start, end, extra_predicate=f"job = '{job}'")
+        n = self.read_range(qname, start, end).where(F.col("run_id") == run_id).count()
+        return n
+
+
+def quarantine_name(table: str) -> str:
+    """quarantine/<layer>_<name>: one quarantine table per source table."""
+    layer, name = table.split("/")
+    return f"{QUARANTINE_LAYER}/{layer}_{name}"
+
+
+def split_by_rules(df: DataFrame, rules: Iterable[tuple[str, Column]]) -> tuple[DataFrame, DataFrame]:
+    """Split rows into (good, rejected-with-reason) by ordered rules.
+
+    Each rule is (reason, condition that marks a row bad). The first rule that
+    fires names the reason; a null condition counts as not firing, so rules
+    should handle nulls themselves (`F.col(x).isNull()` is its own rule).
+    """
+    reason: Column = F.lit(None).cast("string")
+    for text, bad in reversed(list(rules)):
+        reason = F.when(F.coalesce(bad, F.lit(False)), F.lit(text)).otherwise(reason)
+    tagged = df.withColumn("__reason", reason)
+    good = tagged.where(F.col("__reason").isNull()).drop("__reason")
+    bad = tagged.where(F.col("__reason").isNotNull()).withColumnRenamed("__reason", "reason")
+    return good, bad
+
+
+def reconcile(job: str, table: str, rows_in: int, rows_written: int, rows_quarantined: int) -> None:
+    """Log the count identity and fail loudly when it does not hold."""
+    line = (
+        f"{job}: {table}: rows in {rows_in} = written {rows_written} + quarantined {rows_quarantined}"
+    )
+    if rows_in != rows_written + rows_quarantined:
+        raise ReconciliationError(line.replace(" = ", " != "))
+    log.info(line)
+
+
+def tables_for(spark: SparkSession, warehouse: str) -> Tables:
+    if "://" not in warehouse:
+        os.makedirs(warehouse, exist_ok=True)
+    return Tables(spark, warehouse)

@@ -1,0 +1,44 @@
+"""One SparkSession for the whole test session; tables live in tmp_path."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture(scope="session")
+def test_config():
+    """Test settings: two cores, few shuffle partitions, little memory."""
+    from searchrel.config import load_config
+
+    return load_config(
+        overrides={
+            "spark.master": "local[2]",
+            "spark.shuffle_partitions": 2,
+            "spark.driver_memory": "2g",
+            "spark.app_name": "searchrel-tests",
+        },
+        environ={},
+    )
+
+
+@pytest.fixture(scope="session")
+def spark(test_config):
+    from spark_jobs.session import get_spark
+
+    session = get_spark(test_config)
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def tables(spark, tmp_path: Path):
+    """An empty warehouse for one test."""
+    from spark_jobs.tables import Tables
+
+    return Tables(spark, str(tmp_path / "warehouse"))
