@@ -69,6 +69,10 @@ class SimulationConfig(Section):
     history_days: int = Field(default=800, ge=1)
     # Days at the end of the history whose impressions are left for the teacher.
     impression_days: int = Field(default=3, ge=1)
+    # Side of the square PNG written per pin in raw/pin_images.
+    image_size: int = Field(default=32, ge=8, le=512)
+    # Raters per labelled pair; raw/human_labels keeps their median.
+    raters_per_pair: int = Field(default=3, ge=1, le=9)
 
     @field_validator("end_ds")
     @classmethod
@@ -92,6 +96,8 @@ class BoardTokensConfig(Section):
 
 class LinkTextConfig(Section):
     min_dwell_s: float = Field(default=10.0, ge=0)
+    # Trailing window of link visits per snapshot (as_of and the 729 days before it).
+    window_days: int = Field(default=730, ge=1)
     max_items: int = Field(default=3, ge=1)
     max_chars: int = Field(default=200, ge=1)
 
@@ -160,6 +166,9 @@ class TeacherConfig(Section):
     seed: int = 13
     quantization: Literal["none", "4bit"] = "none"
     gradient_checkpointing: bool = False
+    # CPU threads for torch (None = torch's default, all cores). 1 is faster on an
+    # oversubscribed machine, where spinning OpenMP threads fight other processes.
+    num_threads: int | None = Field(default=None, ge=1)
     lora: LoraConfig = Field(default_factory=LoraConfig)
 
 
@@ -170,9 +179,25 @@ class ImportLabelsConfig(Section):
 
 
 class LabellingConfig(Section):
+    # A version folder under models/teacher/, or "current" for the one it points to.
     teacher_version: str = "current"
+    # Rows per forward pass; rows are length-sorted first, so each pass pads little.
     micro_batch_size: int = Field(default=64, ge=1)
+    # Rows per Arrow batch handed to the UDF: the window within which rows are length-sorted.
     arrow_batch_rows: int = Field(default=2048, ge=1)
+    # Rows per commit: a killed run loses at most the chunk in flight.
+    chunk_rows: int = Field(default=200_000, ge=1)
+    # auto = CUDA when the worker has a GPU, else CPU.
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    # Weights and activations on a GPU (bf16 falls back to fp16 where unsupported); CPU stays fp32.
+    gpu_dtype: Literal["bf16", "fp16", "fp32"] = "bf16"
+    # CPU threads per task; None = the cores Spark gives the task (spark.task.cpus).
+    torch_threads: int | None = Field(default=None, ge=1)
+    # None = the teacher's own max_length from teacher.json.
+    max_length: int | None = Field(default=None, ge=8)
+    # How far before a day to look for its pin text (pin_text holds a snapshot per as_of):
+    # bounds the as-of join so a daily run reads days, not the whole history.
+    pin_text_lookback_days: int = Field(default=30, ge=0)
 
 
 class StudentConfig(Section):
@@ -188,6 +213,29 @@ class StudentConfig(Section):
     max_rows: int | None = Field(default=None, ge=1)
     seed: int = 17
     graph_embedding_dim: int = Field(default=16, ge=1)
+    weight_decay: float = Field(default=1e-5, ge=0)
+    # Rows per Arrow record batch read from the student_examples snapshot.
+    arrow_batch_rows: int = Field(default=8192, ge=1)
+    # Sentence encoder for query and pin text; None = all-MiniLM-L6-v2 from its package.
+    embedding_model: str | None = None
+    embed_batch_size: int = Field(default=64, ge=1)
+    embed_max_length: int = Field(default=64, ge=8)
+    bm25_k1: float = Field(default=1.2, ge=0)
+    bm25_b: float = Field(default=0.75, ge=0, le=1)
+    # Engagement history used for the smoothed rates: days strictly before ds.
+    engagement_window_days: int = Field(default=730, ge=1)
+    # Beta prior of the smoothed engagement rate: (engaged + prior * strength) / (impressions + strength).
+    engagement_prior: float = Field(default=0.1, ge=0, le=1)
+    engagement_prior_strength: float = Field(default=20.0, gt=0)
+    als_iterations: int = Field(default=10, ge=1)
+    als_reg: float = Field(default=0.05, ge=0)
+    als_alpha: float = Field(default=10.0, gt=0)
+    # Also train the same student on human labels only (the baseline it must beat).
+    train_human_baseline: bool = True
+    # Teacher-labelled training rows as multiples of the human-labelled count.
+    scaling_multiples: list[float] = Field(default_factory=lambda: [0.25, 1.0, 4.0, 10.0, 100.0])
+    # Torch CPU threads for training (None = torch's default); 1-2 is fastest for this small MLP.
+    torch_threads: int | None = Field(default=None, ge=1)
 
 
 class ValidationConfig(Section):
@@ -196,8 +244,21 @@ class ValidationConfig(Section):
     prob_sum_tolerance: float = Field(default=1e-3, gt=0)
     # Largest allowed total-variation distance between label distributions.
     label_distribution_tolerance: float = Field(default=0.35, ge=0, le=1)
+    # Largest allowed change of a teacher's mean expected relevance from the previous day.
     expected_relevance_drift: float = Field(default=0.5, ge=0)
+    # True: `gate` raises JobFailed on a failed suite (stops what depends on the table);
+    # False: it logs the failure and lets the pipeline go on (report-only mode).
     fail_fast: bool = True
+    # How far back to look for the previous partition that row counts are compared with.
+    previous_lookback_days: int = Field(default=7, ge=1)
+    # Unit-length embeddings may deviate from norm 1 by this much.
+    embedding_norm_tolerance: float = Field(default=0.01, gt=0)
+    max_query_chars: int = Field(default=256, ge=1)
+    max_raw_text_chars: int = Field(default=20_000, ge=1)
+    # Failing values shown per expectation in the report and the log.
+    sample_size: int = Field(default=5, ge=1, le=100)
+    # Local folder for Data Docs and summaries; None = <warehouse>/reports (must be local).
+    reports_dir: str | None = None
 
 
 class Config(Section):

@@ -1,0 +1,1 @@
+"""The synthetic search world that fills raw/ for tests and the demo (`searchrel simulate`)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import glob
 import logging
 import os
+import sys
 
 from pyspark.sql import SparkSession
 
@@ -57,6 +58,10 @@ def local_settings(spark_cfg: SparkConfig) -> dict[str, str]:
 def get_spark(config: Config) -> SparkSession:
     """Return the process's SparkSession, creating it on first use."""
     spark_cfg = config.spark
+    # Python workers must run the driver's interpreter (the venv with torch), not
+    # whatever `python3` is first on PATH; a cluster's own setting wins.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     if _under_spark_submit():
         spark = (
             SparkSession.builder.appName(spark_cfg.app_name)

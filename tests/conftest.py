@@ -42,3 +42,18 @@ def tables(spark, tmp_path: Path):
     from spark_jobs.tables import Tables
 
     return Tables(spark, str(tmp_path / "warehouse"))
+
+
+@pytest.fixture(scope="session")
+def tiny_world(spark, test_config, tmp_path_factory):
+    """The tiny simulated world (every raw/ and eval/ table), written once per test session.
+
+    Shared by every test that asks for it: read from it, never write into it
+    (write your outputs to the per-test `tables` fixture instead).
+    """
+    from simulation.world import write_world
+    from spark_jobs.tables import Tables
+
+    world = Tables(spark, str(tmp_path_factory.mktemp("tiny_world") / "warehouse"))
+    write_world(world, test_config.simulation, "tiny", test_config.simulation.seed)
+    return world

@@ -1,0 +1,1 @@
+"""Helpers of the searchrel DAGs (ignored by the DAG processor via .airflowignore)."""

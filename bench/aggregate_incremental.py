@@ -1,0 +1,86 @@
+"""Benchmark: one daily incremental `searchrel aggregate --ds D` against a full two-year recompute.
+
+Both runs are the real job on the same warehouse (a simulated world, `medium`
+for the reported figures), in the same process and Spark session:
+
+1. full:  `aggregate --ds D --full`, which recomputes the daily partials of the
+   whole trailing window (730 days of raw/search_events and raw/link_visits)
+   and then the snapshots of D;
+2. daily: `aggregate --ds D` with those partials in place, which reads one day
+   of raw events plus the window's partials (best of `--repeats` runs).
+
+Prints raw events read, seconds and rows per second of each, and the ratio
+full / daily (the goal is >= 20). The full run writes features/ tables into
+the warehouse, so point it at a bench warehouse, not a production one.
+
+    PYSPARK_PYTHON=.venv/bin/python .venv/bin/python bench/aggregate_incremental.py \
+        --warehouse /tmp/feat_wh_medium [--ds 2026-11-23] [--repeats 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from contextlib import redirect_stdout
+from io import StringIO
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+
+
+def _timed_job(argv: list[str]) -> tuple[float, dict]:
+    from spark_jobs import aggregate_features
+
+    out = StringIO()
+    t0 = time.perf_counter()
+    with redirect_stdout(out):
+        code = aggregate_features.main([*argv, "--json"])
+    elapsed = time.perf_counter() - t0
+    if code != 0:
+        raise SystemExit(f"aggregate {' '.join(argv)} exited {code}")
+    return elapsed, json.loads(out.getvalue())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--warehouse", required=True)
+    parser.add_argument("--ds", help="snapshot day (default: simulation.end_ds)")
+    parser.add_argument("--config")
+    parser.add_argument("--repeats", type=int, default=2, help="daily runs; the fastest counts")
+    args = parser.parse_args()
+
+    from features.windows import window_start
+    from searchrel.config import load_config
+    from spark_jobs.runner import configure_logging
+    from spark_jobs.session import get_spark
+    from spark_jobs.tables import tables_for
+
+    configure_logging()
+    config = load_config(args.config, {"warehouse": args.warehouse})
+    ds = args.ds or config.simulation.end_ds
+    common = ["--warehouse", args.warehouse, "--ds", ds] + (["--config", args.config] if args.config else [])
+    tables = tables_for(get_spark(config), config.warehouse_path)
+    window = config.features.query_tokens.window_days
+    events_window = tables.read_range("raw/search_events", window_start(ds, window), ds).count()
+    events_day = tables.read_range("raw/search_events", ds).count()
+
+    full_s, full = _timed_job([*common, "--full"])
+    daily_runs = [_timed_job(common) for _ in range(max(1, args.repeats))]
+    daily_s, daily = min(daily_runs, key=lambda r: r[0])
+    assert daily["partials_from"] == ds, daily  # the daily run really read one day of raw events
+
+    print(f"world: {args.warehouse}  as_of {ds}  window {window} days")
+    print(f"full recompute : {events_window:>10,d} raw events  {full_s:8.1f} s  {events_window / full_s:10,.0f} events/s")
+    print(f"daily increment: {events_day:>10,d} raw events  {daily_s:8.1f} s  {events_day / daily_s:10,.0f} events/s"
+          f"  (runs: {', '.join(f'{s:.1f}' for s, _ in daily_runs)} s)")
+    print(f"ratio full / daily: {full_s / daily_s:.1f}x  (goal >= 20x)")
+    print(f"daily run phases: partials {daily['partials_s']} s, snapshots {daily['snapshots_s']} s;"
+          f" full run phases: partials {full['partials_s']} s, snapshots {full['snapshots_s']} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,234 @@
+"""Teacher labelling throughput: the job against a ceiling and against the stock approach.
+
+    python bench/label_throughput.py --rows 2000 [--warehouse /tmp/label_bench_wh] [--repeat 2]
+
+The same N impressions are scored three ways, with the same teacher weights and the
+same CPU threads in total (the cores of the machine):
+
+  (a) ceiling: a plain PyTorch loop over pre-tokenised, length-sorted micro-batches in
+      one process (tokenisation not timed) — the most this hardware gives for this model;
+  (b) `searchrel label` end to end (read impressions and pin text, join, quarantine, score
+      in the pandas UDF, MERGE into Delta, reconcile);
+  (c) Spark's stock `pyspark.ml.functions.predict_batch_udf`, tokenising to a fixed
+      max_length as its examples do, over the same joined pairs, to a no-op sink.
+
+It prints rows/s and the ratios b/a (how close the job gets to the ceiling) and b/c
+(what length-sorted dynamic padding buys over the stock UDF). Goals on 2 CPU cores:
+b/a >= 0.9, b/c >= 1.3. Figures are ratios within one run on one machine; absolute
+rows/s depend on the machine and on what else runs on it.
+
+The teacher is the trained `current` one under the warehouse when there is one, else the
+real all-MiniLM-L6-v2 architecture with a freshly built head (fine for throughput).
+Impressions are Home Depot search terms (shared/data/homedepot) with pin texts rendered by
+the v1 template from the product title plus a description and searches of varying length.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import csv
+import json
+import logging
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+log = logging.getLogger("bench.label")
+DS = "2026-11-23"
+HOMEDEPOT = REPO.parent / "shared" / "data" / "homedepot" / "train.csv.gz"
+
+
+def bench_rows(n: int, seed: int = 0) -> tuple[list[str], list[str]]:
+    """N (query, pin text) pairs with a realistic spread of lengths."""
+    from features.text_template import render_pin_text
+
+    rng = np.random.default_rng(seed)
+    if HOMEDEPOT.exists():
+        with gzip.open(HOMEDEPOT, "rt", encoding="latin-1") as fh:
+            rows = [(r["search_term"], r["product_title"], r["product_uid"]) for r in csv.DictReader(fh)]
+    else:  # outside the repo's shared data: a synthetic stand-in with the same shape
+        words = "angle bracket steel wood drill cordless paint white wall garden hose lamp brass sofa rug".split()
+        rows = [(" ".join(rng.choice(words, 2)), " ".join(rng.choice(words, 8)), str(i % 500)) for i in range(5000)]
+    titles = [r[1] for r in rows]
+    by_product: dict[str, list[str]] = {}
+    for query, _, uid in rows:
+        by_product.setdefault(uid, []).append(query)
+    picks = rng.choice(len(rows), size=n, replace=n > len(rows))
+    queries, texts = [], []
+    for i in picks:
+        query, title, uid = rows[i]
+        description = " ".join(titles[j] for j in rng.choice(len(titles), size=int(rng.integers(0, 9))))
+        parts = {"title": title, "description": description, "query_tokens": " ".join(by_product[uid][:8])}
+        queries.append(query)
+        texts.append(render_pin_text(parts))
+    return queries, texts
+
+
+def teacher_for_bench(config, warehouse: Path) -> str:
+    from modeling.cross_encoder import build_teacher, resolve_teacher_dir, save_teacher
+    from searchrel.config import TeacherConfig
+
+    try:
+        return str(resolve_teacher_dir(config.models_path, "current"))
+    except FileNotFoundError:
+        pass
+    directory = Path(config.models_path) / "teacher" / "bench-minilm"
+    if not (directory / "teacher.json").exists():
+        model, tokenizer = build_teacher(TeacherConfig())
+        save_teacher(model, tokenizer, {"note": "fresh head, for throughput only"}, directory)
+    return str(directory)
+
+
+def run_ceiling(teacher_dir: str, queries: list[str], texts: list[str], micro_batch: int, threads: int) -> float:
+    """(a) seconds for a plain loop over pre-tokenised, length-sorted batches."""
+    import torch
+
+    from modeling.cross_encoder import encode_pairs, load_teacher
+    from modeling.labelling import LoadedTeacher, score_encoded
+
+    model, tokenizer, meta = load_teacher(teacher_dir)
+    torch.set_num_threads(threads)
+    loaded = LoadedTeacher(model, tokenizer, meta, torch.device("cpu"), torch.float32,
+                           int(meta["max_length"]), bool(meta["is_decoder"]))
+    encoded = encode_pairs(tokenizer, queries, texts, loaded.max_length, loaded.is_decoder)
+    score_encoded(loaded, {k: v[:micro_batch] for k, v in encoded.items()}, micro_batch)  # warm-up
+    started = time.perf_counter()
+    score_encoded(loaded, encoded, micro_batch, sort_by_length=True)
+    return time.perf_counter() - started
+
+
+def run_job(warehouse: Path, teacher_dir: str, micro_batch: int) -> float:
+    """(b) seconds for `searchrel label --ds` end to end on a fresh scores table."""
+    from spark_jobs.label_impressions import main
+
+    shutil.rmtree(warehouse / "labels" / "teacher_scores", ignore_errors=True)
+    version = Path(teacher_dir).name
+    started = time.perf_counter()
+    code = main(["--ds", DS, "--warehouse", str(warehouse), "--teacher", version,
+                 "--set", f"models_dir={Path(teacher_dir).parents[1]}",
+                 "--set", f"labelling.micro_batch_size={micro_batch}", "--set", "labelling.device=cpu"])
+    seconds = time.perf_counter() - started
+    if code != 0:
+        raise SystemExit(f"label job failed with exit code {code}")
+    return seconds
+
+
+def run_stock(spark, tables, teacher_dir: str, micro_batch: int) -> float:
+    """(c) seconds for predict_batch_udf with fixed max_length padding over the same joined pairs."""
+    from pyspark.ml.functions import predict_batch_udf
+    from pyspark.sql.types import ArrayType, FloatType
+
+    from features.labelling_inputs import labelling_inputs
+
+    def make_predict_fn():
+        import torch
+
+        from modeling.cross_encoder import load_teacher
+        from modeling.labelling import task_threads
+
+        model, tokenizer, meta = load_teacher(teacher_dir)
+        torch.set_num_threads(task_threads(None))  # as fair as (b): one thread per task slot
+        max_length = int(meta["max_length"])
+
+        def predict(queries: np.ndarray, texts: np.ndarray) -> np.ndarray:
+            enc = tokenizer(list(queries), list(texts), truncation="longest_first", max_length=max_length,
+                            padding="max_length", return_tensors="pt")
+            with torch.inference_mode():
+                logits = model(enc["input_ids"], enc["attention_mask"], enc.get("token_type_ids"))
+            return torch.softmax(logits.float(), dim=-1).numpy()
+
+        return predict
+
+    score = predict_batch_udf(make_predict_fn, return_type=ArrayType(FloatType()), batch_size=micro_batch)
+    started = time.perf_counter()
+    impressions = tables.read_range("raw/impressions", DS)
+    good, _ = labelling_inputs(impressions, tables.read("features/pin_text"), DS, DS)
+    pairs = good.repartition(spark.sparkContext.defaultParallelism)
+    pairs.select("query", "pin_id", "ds", score("query", "text").alias("probs")) \
+        .write.format("noop").mode("overwrite").save()
+    return time.perf_counter() - started
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=2000, help="impressions to score (N)")
+    parser.add_argument("--warehouse", default="/tmp/label_bench_wh")
+    parser.add_argument("--micro-batch", type=int, default=None, help="default labelling.micro_batch_size")
+    parser.add_argument("--repeat", type=int, default=1, help="repeat each measurement, keep the best")
+    parser.add_argument("--skip", default="", help="comma list of a,b,c to skip")
+    args = parser.parse_args(argv)
+
+    from spark_jobs.runner import configure_logging
+
+    configure_logging()
+    from pyspark.sql import functions as F
+
+    from searchrel.config import load_config
+    from spark_jobs.session import get_spark
+    from spark_jobs.tables import tables_for
+
+    warehouse = Path(args.warehouse).resolve()
+    cores = os.cpu_count() or 2
+    config = load_config(overrides={"warehouse": str(warehouse), "spark.master": f"local[{cores}]"})
+    micro_batch = args.micro_batch or config.labelling.micro_batch_size
+    spark = get_spark(config)
+    tables = tables_for(spark, str(warehouse))
+    teacher_dir = teacher_for_bench(config, warehouse)
+    queries, texts = bench_rows(args.rows)
+    n = len(queries)
+    impressions = spark.createDataFrame(
+        [(q, f"p{i}", DS, 1, "en") for i, q in enumerate(queries)],
+        "query string, pin_id string, ds string, position int, lang string")
+    pin_text = spark.createDataFrame(
+        [(f"p{i}", DS, t, "v1", "en") for i, t in enumerate(texts)],
+        "pin_id string, as_of string, text string, template_version string, lang string")
+    tables.overwrite("raw/impressions", impressions, partition_by=["ds"])
+    tables.overwrite("features/pin_text", pin_text.withColumn("as_of", F.lit(DS)), partition_by=["as_of"])
+    log.info("bench: %d rows, teacher %s, micro-batch %d, %d cores", n, teacher_dir, micro_batch, cores)
+
+    skip = set(filter(None, args.skip.split(",")))
+    best: dict[str, float] = {}
+    for _ in range(args.repeat):
+        for name, fn in (
+            ("a", lambda: run_ceiling(teacher_dir, queries, texts, micro_batch, cores)),
+            ("b", lambda: run_job(warehouse, teacher_dir, micro_batch)),
+            ("c", lambda: run_stock(spark, tables, teacher_dir, micro_batch)),
+        ):
+            if name in skip:
+                continue
+            seconds = fn()
+            log.info("bench %s: %.1f s, %.2f rows/s", name, seconds, n / seconds)
+            best[name] = min(best.get(name, float("inf")), seconds)
+
+    names = {"a": "plain PyTorch loop, sorted batches (ceiling)", "b": "searchrel label (end to end)",
+             "c": "predict_batch_udf, fixed max_length padding"}
+    result = {"rows": n, "cores": cores, "micro_batch": micro_batch, "teacher": teacher_dir,
+              "rows_per_s": {k: round(n / v, 2) for k, v in best.items()}, "seconds": {k: round(v, 2) for k, v in best.items()}}
+    print(f"\nlabel throughput, {n} rows, {cores} cores, micro-batch {micro_batch}")
+    for key, seconds in best.items():
+        print(f"  ({key}) {names[key]:<48} {n / seconds:8.2f} rows/s  ({seconds:.1f} s)")
+    if "a" in best and "b" in best:
+        result["b_over_a"] = round(best["a"] / best["b"], 3)
+        print(f"  b/a = {result['b_over_a']:.3f}   (goal >= 0.9)")
+    if "b" in best and "c" in best:
+        result["b_over_c"] = round(best["c"] / best["b"], 3)
+        print(f"  b/c = {result['b_over_c']:.3f}   (goal >= 1.3)")
+    out = warehouse / "reports" / "label_bench.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+    spark.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

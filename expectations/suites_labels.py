@@ -1,0 +1,158 @@
+"""Suite for labels/teacher_scores: the soft labels the student learns from.
+
+Besides the per-row rules (5 probabilities in [0, 1] summing to 1, label =
+argmax + 1, expected relevance in [1, 5]) this suite compares the day with
+other data, because a teacher can be wrong in ways no single row shows:
+
+- its label distribution against the human one (total-variation distance
+  under `validation.label_distribution_tolerance`): a collapsed teacher that
+  predicts one class for everything fails here;
+- its mean expected relevance against the previous day's
+  (`validation.expected_relevance_drift`): a swapped model or a broken text
+  template shifts the whole day.
+
+Both are computed per teacher version (the key includes it), written into
+derived columns, and checked with ordinary column expectations, so the Data
+Docs show the figure and the threshold.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+import great_expectations.expectations as gxe
+
+from expectations.derived import array_size, array_sum, distribution, total_variation
+from expectations.spec import LABELS, SuiteInputs, TableSuite, between, in_set, row_count, schema, unique_key
+from expectations.suites_raw import ID, INTEGER, NUMBER
+from searchrel.config import Config
+from spark_jobs.tables import ds_predicate
+
+log = logging.getLogger(__name__)
+
+TABLE = "labels/teacher_scores"
+HUMAN = "raw/human_labels"
+
+
+def _shares(df: DataFrame, by: list[str]) -> dict[Any, dict[int, float]]:
+    rows = distribution(df, "label", LABELS, by).collect()
+    return {tuple(r[c] for c in by) if by else (): {k: float(r[f"share_{k}"] or 0.0) for k in LABELS} for r in rows}
+
+
+def _fmt_shares(shares: dict[int, float]) -> str:
+    return ", ".join(f"L{k} {100 * shares.get(k, 0.0):.0f}%" for k in LABELS)
+
+
+def reference(tables: Any, ds: str | None, batch: DataFrame, config: Config) -> dict[str, Any]:
+    """Per teacher version: label shares and their TV distance to the human labels; previous day's mean."""
+    out: dict[str, Any] = {}
+    teacher = {k[0]: v for k, v in _shares(batch, ["teacher_version"]).items()}
+    out["teacher_label_shares"] = teacher
+    if tables.exists(HUMAN):
+        human = _shares(tables.read(HUMAN).where(F.col("label").isin(*LABELS)), []).get(())
+        if human:
+            out["human_label_shares"] = human
+            out["label_tv_distance"] = {v: round(total_variation(s, human), 6) for v, s in teacher.items()}
+    if ds:
+        lookback = config.validation.previous_lookback_days
+        first = (dt.date.fromisoformat(ds) - dt.timedelta(days=lookback)).isoformat()
+        last = (dt.date.fromisoformat(ds) - dt.timedelta(days=1)).isoformat()
+        today = {
+            r["teacher_version"]: float(r["m"])
+            for r in batch.groupBy("teacher_version").agg(F.avg("expected_relevance").alias("m")).collect()
+            if r["m"] is not None
+        }
+        previous = {}
+        rows = (
+            tables.read(TABLE).where(ds_predicate(first, last))
+            .where(F.col("teacher_version").isin(*today) if today else F.lit(False))
+            .groupBy("teacher_version", "ds").agg(F.avg("expected_relevance").alias("m")).collect()
+        )
+        for r in sorted(rows, key=lambda r: r["ds"]):  # the newest day wins
+            previous[r["teacher_version"]] = {"ds": r["ds"], "mean": float(r["m"])}
+        out["mean_expected_relevance"] = today
+        out["previous_mean_expected_relevance"] = previous
+        out["expected_relevance_mean_drift"] = {
+            v: round(abs(today[v] - p["mean"]), 6) for v, p in previous.items() if v in today
+        }
+    return out
+
+
+def _per_version(mapping: dict[str, float]):
+    """A column holding the per-teacher-version figure for each row (null for versions without one)."""
+    if not mapping:
+        return F.lit(None).cast("double")
+    pairs = [x for v, value in mapping.items() for x in (F.lit(v), F.lit(float(value)))]
+    return F.create_map(*pairs)[F.col("teacher_version")]
+
+
+def derive(batch: DataFrame, inputs: SuiteInputs) -> DataFrame:
+    ref = inputs.reference
+    argmax = F.array_position(F.col("probs"), F.array_max(F.col("probs"))).cast("int")
+    return batch.select(
+        "*",
+        array_size("probs").alias("probs_size"),
+        F.array_min("probs").cast("double").alias("probs_min"),
+        F.array_max("probs").cast("double").alias("probs_max"),
+        array_sum("probs").alias("probs_sum"),
+        argmax.alias("probs_argmax_label"),
+        _per_version(ref.get("label_tv_distance", {})).alias("label_tv_distance_vs_human"),
+        _per_version(ref.get("expected_relevance_mean_drift", {})).alias("expected_relevance_mean_drift"),
+    )
+
+
+def build(i: SuiteInputs):
+    v, ref = i.v, i.reference
+    out = [
+        *schema({"query": "StringType", "pin_id": ID, "ds": "StringType", "teacher_version": "StringType",
+                 "probs": "ArrayType", "label": INTEGER, "expected_relevance": NUMBER}),
+        *unique_key(["query", "pin_id", "ds", "teacher_version"]),
+        in_set("probs_size", [len(LABELS)], notes="One probability per relevance level L1..L5."),
+        between("probs_min", 0, 1, notes="Probabilities are in [0, 1]."),
+        between("probs_max", 0, 1, notes="Probabilities are in [0, 1]."),
+        between("probs_sum", 1 - v.prob_sum_tolerance, 1 + v.prob_sum_tolerance,
+                notes=f"A softmax sums to 1 ± validation.prob_sum_tolerance={v.prob_sum_tolerance:g}."),
+        in_set("label", LABELS, notes="Labels are integers 1..5."),
+        gxe.ExpectColumnPairValuesToBeEqual(column_A="label", column_B="probs_argmax_label",
+                                            notes="label = argmax(probs) + 1."),
+        between("expected_relevance", 1, 5, notes="Expected relevance sum_k p_k * k lies in [1, 5]."),
+        row_count(i),
+    ]
+    if "label_tv_distance" in ref:
+        human = _fmt_shares(ref["human_label_shares"])
+        teacher = "; ".join(f"{ver}: {_fmt_shares(s)}" for ver, s in ref["teacher_label_shares"].items())
+        out.append(gxe.ExpectColumnMaxToBeBetween(
+            column="label_tv_distance_vs_human", min_value=0, max_value=v.label_distribution_tolerance,
+            notes=(
+                f"Total-variation distance between the teacher's label distribution and the human labels' "
+                f"must be at most validation.label_distribution_tolerance={v.label_distribution_tolerance:g}. "
+                f"Human: {human}. Teacher {teacher}."
+            ),
+        ))
+    else:
+        log.info("%s: no %s table, so no label-distribution check", TABLE, HUMAN)
+    if ref.get("expected_relevance_mean_drift"):
+        moves = "; ".join(
+            f"{ver}: {ref['previous_mean_expected_relevance'][ver]['mean']:.3f} on "
+            f"{ref['previous_mean_expected_relevance'][ver]['ds']} -> {ref['mean_expected_relevance'][ver]:.3f}"
+            for ver in ref["expected_relevance_mean_drift"]
+        )
+        out.append(gxe.ExpectColumnMaxToBeBetween(
+            column="expected_relevance_mean_drift", min_value=0, max_value=v.expected_relevance_drift,
+            notes=(
+                f"The day's mean expected relevance may move by at most validation.expected_relevance_drift="
+                f"{v.expected_relevance_drift:g} from the previous day's (per teacher version). {moves}."
+            ),
+        ))
+    return out
+
+
+SUITES = [
+    TableSuite(TABLE, "ds", ("query", "pin_id", "ds", "teacher_version"), build, derive, reference,
+               description="teacher soft labels for one day of impressions"),
+]

@@ -1,0 +1,115 @@
+"""What the teacher is asked to score: impressions joined with their pin's text as of that day.
+
+Pure DataFrame transforms (no session, no paths) used by `spark_jobs/label_impressions.py`.
+The as-of join takes, for every impression, the newest `features/pin_text` row whose
+`as_of` is on or before the impression's `ds`, so a backfill scores a day with the text
+that existed that day and never with text assembled later. Rows the teacher cannot
+score are returned separately with a reason, so the job can quarantine them and the
+counts reconcile.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from spark_jobs.tables import ds_predicate, split_by_rules
+
+KEY: tuple[str, ...] = ("query", "pin_id", "ds")
+SCORE_KEY: tuple[str, ...] = (*KEY, "teacher_version")
+
+REASON_EMPTY_QUERY = "empty query"
+REASON_DUPLICATE = "duplicate impression (query, pin_id, ds)"
+REASON_NO_PIN_TEXT = "no pin text as of ds"
+
+
+def _blank(col: Column) -> Column:
+    return col.isNull() | (F.length(F.trim(col)) == 0)
+
+
+def render_parts(parts: Column, include: Sequence[str]) -> Column:
+    """The template's rendering of only the `include`d parts (a teacher trained on a subset)."""
+    import pandas as pd
+    from pyspark.sql.functions import pandas_udf
+
+    from features.text_template import render_pin_text
+
+    chosen = list(include)
+
+    @pandas_udf("string")  # type: ignore[call-overload]
+    def render(frame: pd.DataFrame) -> pd.Series:
+        return pd.Series([render_pin_text(row, include=chosen) for row in frame.to_dict("records")])
+
+    return render(parts)
+
+
+def pin_text_as_of(impressions: DataFrame, pin_text: DataFrame, parts: Sequence[str] | None = None) -> DataFrame:
+    """Per (pin_id, ds) of the impressions, the newest pin_text with as_of <= ds.
+
+    Works on the distinct (pin_id, ds) pairs first, so the range join is as small as
+    the set of pins shown, not the number of impressions. With `parts` (the teacher's
+    `parts` from teacher.json) other than the full template, the text is re-rendered
+    from the stored parts so the teacher sees what it was trained on.
+    """
+    from features.text_template import PARTS
+
+    subset = parts is not None and tuple(parts) != PARTS
+    if subset and "parts" not in pin_text.columns:
+        raise ValueError(f"the teacher reads parts {list(parts or [])} but pin_text has no 'parts' column")
+
+    wanted = impressions.select("pin_id", F.col("ds").cast("string").alias("ds")).distinct()
+    texts = pin_text.select(
+        "pin_id",
+        F.col("as_of").cast("string").alias("pin_text_as_of"),
+        "text",
+        F.col("template_version").alias("pin_text_template_version"),
+        *(["parts"] if subset else []),
+    )
+    candidates = wanted.join(texts, "pin_id").where(F.col("pin_text_as_of") <= F.col("ds"))
+    newest = Window.partitionBy("pin_id", "ds").orderBy(F.col("pin_text_as_of").desc())
+    chosen = candidates.withColumn("_rank", F.row_number().over(newest)).where(F.col("_rank") == 1).drop("_rank")
+    if subset:
+        chosen = chosen.withColumn("text", render_parts(F.col("parts"), parts or [])).drop("parts")
+    return chosen
+
+
+def labelling_inputs(
+    impressions: DataFrame, pin_text: DataFrame, start: str, end: str, parts: Sequence[str] | None = None
+) -> tuple[DataFrame, DataFrame]:
+    """Impressions in [start, end] with their pin text, split into (scorable, rejected).
+
+    Scorable rows: query, pin_id, ds, text, lang, pin_text_as_of, pin_text_template_version.
+    Rejected rows carry every impression column plus `reason`; rules in order: empty
+    query, duplicate key (the first by position is kept), no pin text as of ds.
+    """
+    window = impressions.where(ds_predicate(start, end)).withColumn("ds", F.col("ds").cast("string"))
+    cols = window.columns
+    by_key = Window.partitionBy(*KEY).orderBy(F.col("position").asc_nulls_last()) if "position" in cols \
+        else Window.partitionBy(*KEY).orderBy(*KEY)
+    texts = pin_text_as_of(window, pin_text, parts)
+    joined = window.withColumn("_dup", F.row_number().over(by_key) > 1).join(texts, ["pin_id", "ds"], "left")
+    good, bad = split_by_rules(
+        joined,
+        [
+            (REASON_EMPTY_QUERY, _blank(F.col("query"))),
+            (REASON_DUPLICATE, F.col("_dup")),
+            (REASON_NO_PIN_TEXT, _blank(F.col("text"))),
+        ],
+    )
+    keep = [*KEY, "text", *(["lang"] if "lang" in cols else []), "pin_text_as_of", "pin_text_template_version"]
+    return good.select(*keep), bad.select(*cols, "reason")
+
+
+def pending(pairs: DataFrame, scored: DataFrame | None, teacher_version: str) -> DataFrame:
+    """The pairs this teacher version has not scored yet (what makes a rerun resume, or a no-op)."""
+    if scored is None:
+        return pairs
+    done = scored.where(F.col("teacher_version") == teacher_version).select(*KEY)
+    return pairs.join(done, list(KEY), "left_anti")
+
+
+def with_chunk(pairs: DataFrame, n_chunks: int) -> DataFrame:
+    """Add `chunk` in [0, n_chunks): a stable hash of the key, so chunks are disjoint and even."""
+    return pairs.withColumn("chunk", F.pmod(F.xxhash64(*KEY), F.lit(max(1, n_chunks))).cast("int"))

@@ -1,0 +1,236 @@
+"""features/student_examples: the documented hand-off table between Spark and PyTorch.
+
+One row per (query, pin_id, ds, source), partitioned by ds. `source` says where
+the row comes from:
+
+- `impression`: a search impression of that day (raw/impressions), usually
+  with the teacher's soft label;
+- `human_label`: a human-labelled pair (raw/human_labels, raters aggregated by
+  median), at ds = its labelled day, with the teacher's probabilities when the
+  teacher scored that pair on some day.
+
+Schema (the contract `modeling/distillation.py` reads; add columns freely):
+
+| column | type | meaning |
+|---|---|---|
+| query, pin_id, ds | string | key (ds = yyyy-MM-dd partition) |
+| source | string | `impression` or `human_label` |
+| split | string | train / validation / test (modeling.splits, by query) |
+| sample_key | double | uniform in [0, 1) from a hash of the key: stable subsampling |
+| interest_type, query_lang | string | query categoricals |
+| shopping_intent | double | in [0, 1] |
+| n_terms | int | tokens in the query |
+| query_embedding, pin_text_embedding | array<float>[384] | MiniLM, unit length |
+| pin_graph_embedding | array<float>[graph_embedding_dim] | ALS over pin x board |
+| bm25 | double | query vs pin text, corpus as of the day |
+| title_match_frac, text_match_frac | double | share of query terms in title / whole text |
+| query_pin_cosine | double | cosine of the two text embeddings |
+| pair_impressions_before_ds, pin_impressions_before_ds | long | history counts (days < ds) |
+| pair_engagement_rate_smoothed, pin_engagement_rate_smoothed | double | Beta-smoothed rates |
+| teacher_probs | array<float>[5] or null | teacher softmax over L1..L5 |
+| teacher_version | string or null | which teacher |
+| human_label | int or null | 1..5 where the pair has a human label |
+
+Pin features are taken as of the row's ds (newest features/pin_text and
+features/pin_embeddings with as_of <= ds); a human-labelled row older than every
+snapshot falls back to the oldest snapshot rather than being dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from features.bm25 import Corpus, bm25_scores
+from features.interactions import cosine, engagement_features, match_fraction
+from modeling.splits import split_column
+from spark_jobs.tables import split_by_rules
+
+KEY = ("query", "pin_id", "ds")
+SOURCE_IMPRESSION = "impression"
+SOURCE_HUMAN = "human_label"
+
+REASON_EMPTY_QUERY = "empty query"
+REASON_DUPLICATE = "duplicate example (query, pin_id, ds, source)"
+REASON_NO_QUERY_FEATURES = "no query features"
+REASON_NO_PIN_TEXT = "no pin text"
+REASON_NO_PIN_EMBEDDING = "no pin embedding"
+
+CATEGORICAL = ("interest_type", "query_lang")
+DENSE = (
+    "shopping_intent",
+    "n_terms",
+    "bm25",
+    "title_match_frac",
+    "text_match_frac",
+    "query_pin_cosine",
+    "pair_impressions_before_ds",
+    "pair_engagement_rate_smoothed",
+    "pin_impressions_before_ds",
+    "pin_engagement_rate_smoothed",
+)
+EMBEDDINGS = ("query_embedding", "pin_text_embedding", "pin_graph_embedding")
+
+
+@dataclass(frozen=True)
+class ExampleSettings:
+    val_fraction: float
+    test_fraction: float
+    bm25_k1: float = 1.2
+    bm25_b: float = 0.75
+    engagement_window_days: int = 730
+    engagement_prior: float = 0.1
+    engagement_prior_strength: float = 20.0
+
+
+def human_label_pairs(human_labels: DataFrame) -> DataFrame:
+    """(query, pin_id, ds=latest labelled day, human_label=median over raters, n_raters)."""
+    return human_labels.where(F.col("label").between(1, 5)).groupBy("query", "pin_id").agg(
+        F.percentile_approx("label", 0.5).cast("int").alias("human_label"),
+        F.count(F.lit(1)).cast("int").alias("n_raters"),
+        F.max(F.col("labeled_ds").cast("string")).alias("ds"),
+    )
+
+
+def latest_teacher_scores(teacher_scores: DataFrame, by_day: bool) -> DataFrame:
+    """The newest teacher score per (query, pin_id, ds) or, by_day=False, per (query, pin_id)."""
+    keys = ["query", "pin_id", "ds"] if by_day else ["query", "pin_id"]
+    w = Window.partitionBy(*keys).orderBy(F.col("scored_at").desc(), F.col("teacher_version").desc())
+    return (
+        teacher_scores.withColumn("__r", F.row_number().over(w))
+        .where("__r = 1")
+        .select(*keys, F.col("probs").alias("teacher_probs"), "teacher_version")
+    )
+
+
+def as_of_join(keys: DataFrame, snapshots: DataFrame, columns: list[str]) -> DataFrame:
+    """(pin_id, ds) -> + `columns` of the newest snapshot with as_of <= ds, else the oldest one."""
+    on_or_before = F.col("as_of") <= F.col("ds")
+    w = Window.partitionBy("pin_id", "ds").orderBy(
+        F.when(on_or_before, 0).otherwise(1),
+        F.when(on_or_before, F.col("as_of")).desc_nulls_last(),
+        F.col("as_of").asc(),
+    )
+    return (
+        keys.join(snapshots.select("pin_id", F.col("as_of").cast("string").alias("as_of"), *columns), "pin_id")
+        .withColumn("__r", F.row_number().over(w))
+        .where("__r = 1")
+        .select("pin_id", "ds", *columns)
+    )
+
+
+def _blank(col: Column) -> Column:
+    return col.isNull() | (F.length(F.trim(col)) == 0)
+
+
+def build_student_examples(
+    base: DataFrame,
+    query_features: DataFrame,
+    pin_text: DataFrame,
+    pin_embeddings: DataFrame,
+    teacher: DataFrame,
+    human: DataFrame,
+    daily_engagement: DataFrame,
+    corpus: Corpus,
+    tokenize,
+    settings: ExampleSettings,
+) -> tuple[DataFrame, DataFrame]:
+    """Rows of one source -> (examples, rejected rows with a reason).
+
+    base: (query, pin_id, ds, source); teacher: `latest_teacher_scores` keyed by
+    (query, pin_id, ds) or (query, pin_id); human: `human_label_pairs`;
+    daily_engagement: `interactions.daily_engagement` over the window before the
+    base's days; corpus: BM25 statistics of the pin text of the day; tokenize:
+    the shared tokenizer's Spark column function.
+    """
+    by_key = Window.partitionBy("query", "pin_id", "ds", "source").orderBy(F.col("query"))
+    base = base.select("query", "pin_id", F.col("ds").cast("string").alias("ds"), "source").withColumn(
+        "__dup", F.row_number().over(by_key) > 1
+    )
+    pin_days = base.select("pin_id", "ds").distinct()
+    texts = as_of_join(
+        pin_days,
+        pin_text.select("pin_id", "as_of", "text", F.col("parts.title").alias("title"), F.col("lang").alias("pin_lang")),
+        ["text", "title", "pin_lang"],
+    )
+    texts = texts.select(
+        "pin_id",
+        "ds",
+        "text",
+        tokenize(F.col("title"), F.col("pin_lang")).alias("title_tokens"),
+        tokenize(F.col("text"), F.col("pin_lang")).alias("text_tokens"),
+    )
+    embs = as_of_join(pin_days, pin_embeddings, ["text_embedding", "graph_embedding"])
+    qf = query_features.select(
+        "query",
+        F.col("embedding").alias("query_embedding"),
+        "interest_type",
+        F.col("lang").alias("query_lang"),
+        "shopping_intent",
+        "n_terms",
+        F.lit(True).alias("__has_qf"),
+    )
+    teacher_keys = [c for c in ("query", "pin_id", "ds") if c in teacher.columns]
+    joined = (
+        base.join(qf, "query", "left")
+        .join(texts, ["pin_id", "ds"], "left")
+        .join(embs, ["pin_id", "ds"], "left")
+        .join(teacher, teacher_keys, "left")
+        .join(human.select("query", "pin_id", "human_label"), ["query", "pin_id"], "left")
+    )
+    good, bad = split_by_rules(
+        joined,
+        [
+            (REASON_EMPTY_QUERY, _blank(F.col("query"))),
+            (REASON_DUPLICATE, F.col("__dup")),
+            (REASON_NO_QUERY_FEATURES, F.col("__has_qf").isNull()),
+            (REASON_NO_PIN_TEXT, F.col("text").isNull()),
+            (REASON_NO_PIN_EMBEDDING, F.col("text_embedding").isNull()),
+        ],
+    )
+    rejected = bad.select("query", "pin_id", "ds", "source", "reason")
+
+    query_tokens = tokenize(F.col("query"), F.col("query_lang"))
+    good = good.withColumn("query_tokens", query_tokens)
+    bm25 = bm25_scores(
+        good.select("query", "pin_id", "query_tokens"), corpus, settings.bm25_k1, settings.bm25_b
+    )
+    engagement = engagement_features(
+        good.select(*KEY), daily_engagement, settings.engagement_window_days, settings.engagement_prior,
+        settings.engagement_prior_strength,
+    )
+    out = (
+        good.join(bm25, ["query", "pin_id"], "left")
+        .join(engagement, list(KEY), "left")
+        .select(
+            "query",
+            "pin_id",
+            "ds",
+            "source",
+            split_column(F.col("query"), settings.val_fraction, settings.test_fraction).alias("split"),
+            (F.pmod(F.xxhash64("query", "pin_id", "ds", "source"), F.lit(1_000_003)) / F.lit(1_000_003.0)).alias(
+                "sample_key"
+            ),
+            "interest_type",
+            "query_lang",
+            F.col("shopping_intent").cast("double").alias("shopping_intent"),
+            F.col("n_terms").cast("int").alias("n_terms"),
+            F.col("query_embedding").cast("array<float>").alias("query_embedding"),
+            F.col("text_embedding").cast("array<float>").alias("pin_text_embedding"),
+            F.col("graph_embedding").cast("array<float>").alias("pin_graph_embedding"),
+            F.coalesce(F.col("bm25"), F.lit(0.0)).alias("bm25"),
+            match_fraction(F.col("query_tokens"), F.col("title_tokens")).alias("title_match_frac"),
+            match_fraction(F.col("query_tokens"), F.col("text_tokens")).alias("text_match_frac"),
+            cosine(F.col("query_embedding"), F.col("text_embedding")).alias("query_pin_cosine"),
+            "pair_impressions_before_ds",
+            "pair_engagement_rate_smoothed",
+            "pin_impressions_before_ds",
+            "pin_engagement_rate_smoothed",
+            F.col("teacher_probs").cast("array<float>").alias("teacher_probs"),
+            "teacher_version",
+            F.col("human_label").cast("int").alias("human_label"),
+        )
+    )
+    return out, rejected

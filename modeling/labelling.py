@@ -1,0 +1,256 @@
+"""Teacher inference inside Spark: the pandas UDF that writes labels/teacher_scores.
+
+Why it looks the way it does:
+
+- The teacher is loaded once per Python worker and kept in a module-level cache
+  (Spark reuses workers across tasks), so a task pays for a model load only the first time.
+- Tokenisation happens inside the UDF, on the worker, so the driver never sees tokens and
+  the only thing shuffled or cached is text.
+- Inside each Arrow batch, rows are sorted by token length before they are cut into
+  micro-batches, so a micro-batch is padded to the length of its own longest row rather
+  than to max_length; results are written back to the rows' original positions.
+- `torch.inference_mode`, bf16/fp16 weights on a GPU, and on CPU as many torch threads as
+  cores Spark gave the task (more would fight the task next to it for the same cores).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+N_LEVELS = 5
+SCORE_TYPE = "struct<probs: array<float>, label: int, expected_relevance: float>"
+
+
+@dataclass(frozen=True)
+class ScoringOptions:
+    """Everything a worker needs to score; small and picklable, shipped with the UDF."""
+
+    teacher_dir: str
+    micro_batch_size: int = 64
+    max_length: int | None = None
+    device: str = "auto"
+    gpu_dtype: str = "bf16"
+    torch_threads: int | None = None
+    sort_by_length: bool = True
+
+    @classmethod
+    def from_config(cls, teacher_dir: str | os.PathLike[str], labelling: Any) -> "ScoringOptions":
+        return cls(
+            teacher_dir=str(teacher_dir),
+            micro_batch_size=labelling.micro_batch_size,
+            max_length=labelling.max_length,
+            device=labelling.device,
+            gpu_dtype=labelling.gpu_dtype,
+            torch_threads=labelling.torch_threads,
+        )
+
+
+@dataclass
+class LoadedTeacher:
+    model: Any
+    tokenizer: Any
+    meta: dict[str, Any]
+    device: Any
+    dtype: Any
+    max_length: int
+    is_decoder: bool
+
+
+_CACHE: dict[tuple[str, str, str, float], LoadedTeacher] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+# -- device, dtype, threads ------------------------------------------------------
+
+
+def _task_context():
+    try:
+        from pyspark import TaskContext
+
+        return TaskContext.get()
+    except Exception:  # noqa: BLE001 - outside Spark there is no task
+        return None
+
+
+def resolve_device(requested: str) -> str:
+    """cuda:<the GPU Spark assigned this task> when there is one; cpu otherwise."""
+    import torch
+
+    if requested == "cpu" or (requested == "auto" and not torch.cuda.is_available()):
+        return "cpu"
+    if not torch.cuda.is_available():
+        raise RuntimeError("labelling.device is 'cuda' but this worker has no CUDA device")
+    ctx = _task_context()
+    gpus = ctx.resources().get("gpu") if ctx is not None else None
+    if gpus is not None and gpus.addresses:
+        # With spark.executor.resource.gpu.amount > 1 the executor sees several GPUs;
+        # the address is the one the scheduler gave this task.
+        return f"cuda:{gpus.addresses[0]}"
+    return "cuda"
+
+
+def resolve_dtype(device: str, gpu_dtype: str):
+    import torch
+
+    if not device.startswith("cuda") or gpu_dtype == "fp32":
+        return torch.float32
+    if gpu_dtype == "bf16" and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float16
+
+
+def task_threads(requested: int | None) -> int:
+    """Torch CPU threads: as configured, else the cores Spark gave this task, else all cores."""
+    if requested:
+        return requested
+    ctx = _task_context()
+    if ctx is not None:
+        try:
+            return max(1, int(ctx.cpus()))
+        except Exception:  # noqa: BLE001 - older task contexts have no cpus()
+            return 1
+    return max(1, os.cpu_count() or 1)
+
+
+# -- model cache -----------------------------------------------------------------
+
+
+def load_cached(opts: ScoringOptions) -> LoadedTeacher:
+    """The worker's teacher, loaded on first use and reused for every later batch and task.
+
+    Keyed by directory, device, dtype and the directory's mtime, so a retrained teacher
+    written to the same folder is picked up; only one teacher is kept per worker.
+    """
+    import torch
+
+    device = resolve_device(opts.device)
+    dtype = resolve_dtype(device, opts.gpu_dtype)
+    mtime = Path(opts.teacher_dir).stat().st_mtime if "://" not in opts.teacher_dir else 0.0
+    key = (opts.teacher_dir, device, str(dtype), mtime)
+    with _CACHE_LOCK:
+        hit = _CACHE.get(key)
+        if hit is not None:
+            return hit
+        from modeling.cross_encoder import load_teacher
+
+        model, tokenizer, meta = load_teacher(opts.teacher_dir, device=device)
+        model = model.to(device=device, dtype=dtype).eval()
+        max_length = int(opts.max_length or meta.get("max_length") or 128)
+        loaded = LoadedTeacher(
+            model=model, tokenizer=tokenizer, meta=dict(meta), device=torch.device(device), dtype=dtype,
+            max_length=max_length, is_decoder=bool(meta.get("is_decoder", False)),
+        )
+        _CACHE.clear()
+        _CACHE[key] = loaded
+        log.info("loaded teacher %s on %s (%s) in pid %d", opts.teacher_dir, device, dtype, os.getpid())
+        return loaded
+
+
+# -- scoring -------------------------------------------------------------------
+
+
+def micro_batches(lengths: Sequence[int], size: int, sort_by_length: bool = True) -> list[np.ndarray]:
+    """Row positions grouped into micro-batches; by ascending length when sorting, else in order."""
+    order = np.argsort(np.asarray(lengths), kind="stable") if sort_by_length else np.arange(len(lengths))
+    return [order[i:i + size] for i in range(0, len(order), size)]
+
+
+def score_encoded(teacher: LoadedTeacher, encoded: dict[str, list[list[int]]], micro_batch_size: int,
+                  sort_by_length: bool = True) -> np.ndarray:
+    """Softmax probabilities [N, 5] for pre-tokenised rows, in the rows' original order."""
+    import torch
+
+    from modeling.cross_encoder import pad_batch
+
+    ids = encoded["input_ids"]
+    n = len(ids)
+    out = np.empty((n, N_LEVELS), dtype=np.float32)
+    keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in encoded]
+    lengths = [len(row) for row in ids]
+    tok = teacher.tokenizer
+    pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    with torch.inference_mode():
+        for idx in micro_batches(lengths, micro_batch_size, sort_by_length):
+            batch = pad_batch({k: [encoded[k][i] for i in idx] for k in keys}, pad_id)
+            inputs = {k: v.to(teacher.device, non_blocking=True) for k, v in batch.items()}
+            logits = teacher.model(**inputs)
+            out[idx] = torch.softmax(logits.float(), dim=-1).cpu().numpy()
+    return out
+
+
+def score_texts(teacher: LoadedTeacher, queries: Sequence[str], texts: Sequence[str], micro_batch_size: int,
+                sort_by_length: bool = True) -> np.ndarray:
+    """Tokenise (unpadded) then score; [N, 5] float32 in input order."""
+    from modeling.cross_encoder import encode_pairs
+
+    if len(queries) == 0:
+        return np.empty((0, N_LEVELS), dtype=np.float32)
+    encoded = encode_pairs(teacher.tokenizer, list(queries), list(texts), teacher.max_length, teacher.is_decoder)
+    return score_encoded(teacher, encoded, micro_batch_size, sort_by_length)
+
+
+def summarise(probs: np.ndarray) -> pd.DataFrame:
+    """probs, label (argmax + 1) and expected relevance (sum_k p_k * k) per row."""
+    probs = np.asarray(probs, dtype=np.float32).reshape(-1, N_LEVELS)
+    levels = np.arange(1, N_LEVELS + 1, dtype=np.float32)
+    return pd.DataFrame({
+        "probs": list(probs),
+        "label": (probs.argmax(axis=1) + 1).astype(np.int32),
+        "expected_relevance": (probs @ levels).astype(np.float32),
+    })
+
+
+def score_batches(batches: Iterator[tuple[pd.Series, pd.Series]], opts: ScoringOptions) -> Iterator[pd.DataFrame]:
+    """The UDF body: one model load per worker, then one output frame per Arrow batch."""
+    import torch
+
+    teacher = load_cached(opts)
+    if teacher.device.type == "cpu":
+        torch.set_num_threads(task_threads(opts.torch_threads))
+    for queries, texts in batches:
+        probs = score_texts(teacher, queries.tolist(), texts.tolist(), opts.micro_batch_size, opts.sort_by_length)
+        yield summarise(probs)
+
+
+def make_score_udf(opts: ScoringOptions):
+    """A pandas UDF (iterator form) (query, text) -> struct<probs, label, expected_relevance>."""
+    from pyspark.sql.functions import pandas_udf
+
+    @pandas_udf(SCORE_TYPE)  # type: ignore[call-overload]
+    def score_teacher(batches: Iterator[tuple[pd.Series, pd.Series]]) -> Iterator[pd.DataFrame]:
+        yield from score_batches(batches, opts)
+
+    return score_teacher
+
+
+def score_pairs(pairs, opts: ScoringOptions, teacher_version: str):
+    """Pairs (query, pin_id, ds, text, …) -> rows of labels/teacher_scores.
+
+    The UDF runs once per row: its struct is projected once and unpacked after.
+    """
+    from pyspark.sql import functions as F
+
+    udf = make_score_udf(opts)
+    scored = pairs.select("query", "pin_id", "ds", udf(F.col("query"), F.col("text")).alias("_s"))
+    return scored.select(
+        "query", "pin_id", "ds",
+        F.lit(teacher_version).alias("teacher_version"),
+        F.col("_s.probs").alias("probs"),
+        F.col("_s.label").alias("label"),
+        F.col("_s.expected_relevance").alias("expected_relevance"),
+        F.current_timestamp().alias("scored_at"),
+    )
+
+
+def describe(opts: ScoringOptions) -> dict[str, Any]:
+    return asdict(opts)

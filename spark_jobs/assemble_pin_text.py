@@ -1,0 +1,75 @@
+"""`searchrel assemble-text --ds D | --start S --end E`: features/pin_text for each as_of.
+
+Reads raw/pins and whatever pin-text features exist (captions, query tokens,
+board tokens, link text of the same as_of); a missing feature table is logged
+and its part left empty rather than failing the run, so the teacher can train
+on titles alone in a fresh warehouse. Pins with unusable text go to quarantine.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+from spark_jobs import runner
+
+log = logging.getLogger("searchrel.assemble_text")
+
+JOB = "assemble-text"
+OUTPUT = "features/pin_text"
+
+
+def run(ctx: runner.JobContext) -> dict[str, Any]:
+    from pyspark.sql import functions as F
+
+    from features.pin_text import assemble_pin_text, pin_rules
+    from features.text_template import TEMPLATE_VERSION
+    from searchrel.config import ConfigError
+    from spark_jobs.tables import reconcile, split_by_rules
+
+    cfg = ctx.config.features
+    if cfg.text.template_version != TEMPLATE_VERSION:
+        raise ConfigError(
+            f"features.text.template_version {cfg.text.template_version!r}: this code renders template {TEMPLATE_VERSION!r}"
+        )
+    tables, start, end = ctx.tables, ctx.start, ctx.end
+
+    pins = tables.read("raw/pins")
+    good, bad = split_by_rules(pins, pin_rules(cfg.max_text_chars))
+    rows_in = pins.count()
+    n_bad = tables.quarantine("raw/pins", bad, JOB, ctx.run_id, start, end, ds_col=None)
+    reconcile(JOB, "raw/pins", rows_in, good.count(), n_bad)
+
+    def optional(name: str, dated: bool = True):
+        if not tables.exists(name):
+            log.warning("%s does not exist yet: its part of the pin text stays empty", name)
+            return None
+        return tables.read_range(name, start, end, col="as_of") if dated else tables.read(name)
+
+    out = assemble_pin_text(
+        good, start, end, cfg.text.budgets, TEMPLATE_VERSION,
+        captions=optional("features/pin_captions", dated=False),
+        query_tokens=optional("features/pin_query_tokens"),
+        board_tokens=optional("features/pin_board_tokens"),
+        link_text=optional("features/pin_link_text"),
+    )
+    # A pin with no title, description or enrichment at all has nothing for the
+    # teacher to read: it is quarantined for that snapshot rather than stored empty.
+    out = out.persist()
+    usable, empty = split_by_rules(out, [("no text: no title, description or enrichment", F.trim("text") == "")])
+    tables.replace_range(OUTPUT, usable, start, end, col="as_of")
+    n_empty = tables.quarantine(OUTPUT, empty, JOB, ctx.run_id, start, end, ds_col="as_of")
+    written = tables.read_range(OUTPUT, start, end, col="as_of")
+    reconcile(JOB, OUTPUT, out.count(), written.count(), n_empty)
+    out.unpersist()
+    per_day = {r["as_of"]: r["n"] for r in written.groupBy("as_of").count().withColumnRenamed("count", "n").collect()}
+    log.info("%s: %d rows over %d snapshot(s), template %s", OUTPUT, sum(per_day.values()), len(per_day), TEMPLATE_VERSION)
+    return {"start": start, "end": end, "pin_text_rows": sum(per_day.values()), "pins_quarantined": n_bad, "empty_text_quarantined": n_empty,
+            "template_version": TEMPLATE_VERSION}
+
+
+main = runner.entry_point(JOB, run, dates="required", description=__doc__)
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,232 @@
+"""`searchrel student-features --ds D | --start S --end E`: the student's feature tables.
+
+Three stages, each idempotent and each costing what the new data costs:
+
+1. features/query_features: MERGE of the queries not seen before (impressions of
+   the days plus human-labelled queries); existing queries are not re-embedded.
+2. features/pin_embeddings: one as_of partition per pin_text snapshot in the
+   range (plus the newest one before it when missing); text embeddings are
+   reused for pins whose text hash did not change; ALS graph embedding per as_of.
+3. features/student_examples: per ds, that day's impressions (source
+   `impression`, replaceWhere ds = D AND source = impression), then every
+   human-labelled pair up to the last day (source `human_label`), with
+   rejected rows quarantined and counts reconciled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import os
+import sys
+from typing import Any
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from spark_jobs import runner
+
+log = logging.getLogger(__name__)
+
+EXAMPLES = "features/student_examples"
+QUERY_FEATURES = "features/query_features"
+PIN_EMBEDDINGS = "features/pin_embeddings"
+JOB = "student-features"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-human-labels", action="store_true", help="skip (re)building the human-labelled rows"
+    )
+
+
+def _days_before(ds: str, days: int) -> str:
+    return (dt.date.fromisoformat(ds) - dt.timedelta(days=days)).isoformat()
+
+
+def _tokenizer(ctx: runner.JobContext):
+    from features.tokenizer import tokenize_column
+
+    min_len = ctx.config.features.min_token_len
+    return lambda col, lang: tokenize_column(col, lang, min_len)
+
+
+def _embed(ctx: runner.JobContext):
+    from modeling.embedder import embedding_udf
+
+    s = ctx.config.student
+    return embedding_udf(s.embedding_model, s.embed_batch_size, s.embed_max_length)
+
+
+def build_query_features(ctx: runner.JobContext, impressions: DataFrame, human: DataFrame | None) -> int:
+    """Embed and classify queries not yet in features/query_features; returns how many were added."""
+    from features.query_features import compute_query_features, interest_centroids, new_queries, query_languages
+    from features.query_features import shopping_centroid
+    from modeling.embedder import embed_texts
+
+    s = ctx.config.student
+    candidates = query_languages(impressions)
+    if human is not None:
+        candidates = candidates.unionByName(
+            human.select("query", F.lit(None).cast("string").alias("lang")).distinct()
+        )
+    existing = ctx.tables.read(QUERY_FEATURES) if ctx.tables.exists(QUERY_FEATURES) else None
+    todo = new_queries(candidates, existing).persist()
+    n = todo.count()
+    if n:
+        def embed_py(texts: list[str]):
+            return embed_texts(texts, s.embedding_model, s.embed_batch_size, s.embed_max_length)
+
+        names, centroids = interest_centroids(embed_py)
+        features = compute_query_features(
+            todo, _embed(ctx), _tokenizer(ctx), names, centroids, shopping_centroid(embed_py)
+        )
+        ctx.tables.merge(QUERY_FEATURES, features, ["query"], update=False)
+    todo.unpersist()
+    log.info("query_features: %d new queries", n)
+    return n
+
+
+def _snapshots_to_build(ctx: runner.JobContext, pin_text: DataFrame) -> list[str]:
+    as_ofs = sorted(r[0] for r in pin_text.select(F.col("as_of").cast("string")).distinct().collect())
+    wanted = [a for a in as_ofs if ctx.start <= a <= ctx.end]
+    before = [a for a in as_ofs if a < ctx.start]
+    built: set[str] = set()
+    if ctx.tables.exists(PIN_EMBEDDINGS):
+        built = {r[0] for r in ctx.tables.read(PIN_EMBEDDINGS).select("as_of").distinct().collect()}
+    if before and before[-1] not in built:
+        wanted.insert(0, before[-1])
+    if not wanted and not built and as_ofs:
+        wanted = [as_ofs[0]]  # only later snapshots exist: build the oldest so rows can fall back to it
+    return wanted
+
+
+def build_pin_embeddings(ctx: runner.JobContext, pin_text: DataFrame) -> list[str]:
+    """Write features/pin_embeddings partitions for the pin_text snapshots of the range."""
+    from features.pin_embeddings import assemble_pin_embeddings, graph_embeddings, latest_text, text_embeddings
+
+    s = ctx.config.student
+    done = []
+    for as_of in _snapshots_to_build(ctx, pin_text):
+        previous = None
+        if ctx.tables.exists(PIN_EMBEDDINGS):
+            table = ctx.tables.read(PIN_EMBEDDINGS)
+            last = table.where(F.col("as_of") < as_of).agg(F.max("as_of")).collect()[0][0]
+            keep = [a for a in (last, as_of) if a]
+            previous = table.where(F.col("as_of").isin(keep)).persist()
+        texts = latest_text(pin_text, as_of)
+        text_emb = text_embeddings(texts, previous, _embed(ctx))
+        graph = graph_embeddings(
+            ctx.tables.read("raw/board_pins"), as_of, s.graph_embedding_dim, s.als_iterations, s.als_reg,
+            s.als_alpha, s.seed,
+        )
+        out = assemble_pin_embeddings(text_emb, graph, as_of, s.graph_embedding_dim).persist()
+        n = out.count()
+        ctx.tables.replace_range(PIN_EMBEDDINGS, out, as_of, as_of, col="as_of")
+        out.unpersist()
+        if previous is not None:
+            previous.unpersist()
+        log.info("pin_embeddings as_of %s: %d pins", as_of, n)
+        done.append(as_of)
+    return done
+
+
+def _teacher(ctx: runner.JobContext, by_day: bool, start: str | None = None, end: str | None = None) -> DataFrame:
+    from features.student_examples import latest_teacher_scores
+
+    name = "labels/teacher_scores"
+    if not ctx.tables.exists(name):
+        keys = "query string, pin_id string, ds string," if by_day else "query string, pin_id string,"
+        return ctx.spark.createDataFrame([], keys + " teacher_probs array<float>, teacher_version string")
+    scores = ctx.tables.read_range(name, start, end) if by_day and start else ctx.tables.read(name)
+    return latest_teacher_scores(scores, by_day)
+
+
+def _write_examples(
+    ctx: runner.JobContext, base: DataFrame, teacher: DataFrame, human: DataFrame, corpus_day: str, first: str,
+    last: str, source: str, pin_text: DataFrame, query_features: DataFrame, pin_embeddings: DataFrame,
+) -> dict[str, int]:
+    from features.bm25 import corpus_stats
+    from features.interactions import daily_engagement
+    from features.pin_embeddings import latest_text
+    from features.student_examples import ExampleSettings, build_student_examples
+    from spark_jobs.tables import reconcile
+
+    cfg = ctx.config
+    s = cfg.student
+    tokenize = _tokenizer(ctx)
+    settings = ExampleSettings(
+        val_fraction=cfg.teacher.val_fraction, test_fraction=cfg.teacher.test_fraction, bm25_k1=s.bm25_k1,
+        bm25_b=s.bm25_b, engagement_window_days=s.engagement_window_days, engagement_prior=s.engagement_prior,
+        engagement_prior_strength=s.engagement_prior_strength,
+    )
+    pin_tokens = latest_text(pin_text, corpus_day).select(
+        "pin_id", tokenize(F.col("text"), F.col("lang")).alias("tokens")
+    ).persist()
+    corpus = corpus_stats(pin_tokens)
+    events_from = _days_before(first, s.engagement_window_days)
+    events = ctx.tables.read_range("raw/search_events", events_from, last)
+    daily = daily_engagement(events, events_from, last).persist()
+    base = base.persist()
+    rows_in = base.count()
+    good, bad = build_student_examples(
+        base, query_features, pin_text, pin_embeddings, teacher, human, daily, corpus, tokenize, settings
+    )
+    good = good.repartition("ds").persist()  # one file per day partition, not one per task and day
+    written = good.count()
+    ctx.tables.replace_range(EXAMPLES, good, first, last, extra_predicate=f"source = '{source}'")
+    bad = bad.persist()
+    quarantined = bad.count()  # Tables.quarantine's own count is per run, and this run writes two sources
+    ctx.tables.quarantine(EXAMPLES, bad, f"{JOB}/{source}", ctx.run_id, first, last)
+    reconcile(JOB, f"{EXAMPLES} ({source}, {first}..{last})", rows_in, written, quarantined)
+    with_teacher = good.where(F.col("teacher_probs").isNotNull()).count()
+    for frame in (good, bad, base, daily, pin_tokens):
+        frame.unpersist()
+    return {"rows_in": rows_in, "written": written, "quarantined": quarantined, "with_teacher": with_teacher}
+
+
+def run(ctx: runner.JobContext) -> dict[str, Any]:
+    from features.student_examples import SOURCE_HUMAN, SOURCE_IMPRESSION, human_label_pairs
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # pandas UDF workers need this interpreter
+
+    impressions = ctx.tables.read_range("raw/impressions", ctx.start, ctx.end).withColumn(
+        "ds", F.col("ds").cast("string")
+    )
+    use_human = not ctx.args.no_human_labels and ctx.tables.exists("raw/human_labels")
+    human = human_label_pairs(ctx.tables.read("raw/human_labels")).persist() if use_human else None
+    result: dict[str, Any] = {"query_features_added": build_query_features(ctx, impressions, human)}
+    pin_text = ctx.tables.read("features/pin_text").withColumn("as_of", F.col("as_of").cast("string"))
+    result["pin_embeddings_as_of"] = build_pin_embeddings(ctx, pin_text)
+    query_features = ctx.tables.read(QUERY_FEATURES)
+    pin_embeddings = ctx.tables.read(PIN_EMBEDDINGS)
+    empty_human = ctx.spark.createDataFrame([], "query string, pin_id string, human_label int")
+    human_labels = human if human is not None else empty_human
+
+    for ds in runner.date_list(ctx.start, ctx.end):
+        base = impressions.where(F.col("ds") == ds).select(
+            "query", "pin_id", "ds", F.lit(SOURCE_IMPRESSION).alias("source")
+        )
+        result[f"impressions {ds}"] = _write_examples(
+            ctx, base, _teacher(ctx, True, ds, ds), human_labels, ds, ds, ds, SOURCE_IMPRESSION, pin_text,
+            query_features, pin_embeddings,
+        )
+    if human is not None:
+        base = human.where(F.col("ds") <= ctx.end).select(
+            "query", "pin_id", "ds", F.lit(SOURCE_HUMAN).alias("source")
+        )
+        first = base.agg(F.min("ds")).collect()[0][0]
+        if first:
+            result["human_labels"] = _write_examples(
+                ctx, base, _teacher(ctx, False), human_labels, ctx.end, first, ctx.end, SOURCE_HUMAN, pin_text,
+                query_features, pin_embeddings,
+            )
+        human.unpersist()
+    return result
+
+
+main = runner.entry_point(JOB, run, dates="required", add_arguments=add_arguments, description=__doc__)
+
+if __name__ == "__main__":
+    sys.exit(main())

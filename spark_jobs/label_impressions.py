@@ -1,0 +1,216 @@
+"""`searchrel label --ds D | --start S --end E [--teacher VERSION] [--force]`: teacher scores for impressions.
+
+Reads raw/impressions for the dates and features/pin_text as of each day, scores every
+(query, pin) pair the chosen teacher version has not scored yet with the teacher inside
+a pandas UDF, and writes labels/teacher_scores (partitioned by ds).
+
+Resumable: the pending pairs are cut into hash chunks of about `labelling.chunk_rows`
+rows and each chunk is committed on its own with an insert-only MERGE on the key, so a
+run killed half way keeps every chunk it committed and a rerun scores only the rest,
+each row exactly once. A finished range is a no-op; `--force` rescores the range and
+replaces this teacher version's rows in one atomic commit (other versions untouched).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import math
+import os
+import sys
+import time
+from typing import Any
+
+from spark_jobs import runner
+
+log = logging.getLogger("searchrel.label")
+
+SCORES = "labels/teacher_scores"
+IMPRESSIONS = "raw/impressions"
+PIN_TEXT = "features/pin_text"
+RUNS_FILE = "label_runs.json"
+# Test hook: raise after committing this many chunks, to prove a killed run resumes exactly once.
+CRASH_ENV = "SEARCHREL_LABEL_CRASH_AFTER_CHUNKS"
+ARROW_BATCH_CONF = "spark.sql.execution.arrow.maxRecordsPerBatch"
+
+SCORES_SCHEMA = (
+    "query string, pin_id string, ds string, teacher_version string, probs array<float>, "
+    "label int, expected_relevance float, scored_at timestamp"
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--teacher", metavar="VERSION",
+                        help="teacher version under models/teacher/ (default labelling.teacher_version)")
+    parser.add_argument("--force", action="store_true",
+                        help="rescore the range and replace this teacher version's rows atomically")
+
+
+def _resolve_teacher(ctx: runner.JobContext) -> tuple[str, str, dict[str, Any]]:
+    """(teacher directory, teacher version, meta); a missing teacher is a usage error (exit 2)."""
+    from modeling.cross_encoder import resolve_teacher_dir
+
+    requested = ctx.args.teacher or ctx.config.labelling.teacher_version
+    try:
+        directory = resolve_teacher_dir(ctx.config.models_path, requested)
+    except (FileNotFoundError, ValueError, KeyError) as exc:
+        raise runner.UsageError(f"teacher {requested!r}: {exc}") from None
+    if not os.path.exists(os.path.join(str(directory), "teacher.json")):
+        raise runner.UsageError(f"teacher {requested!r}: no teacher.json in {directory}")
+    with open(os.path.join(str(directory), "teacher.json"), encoding="utf-8") as fh:
+        meta = json.load(fh)
+    version = os.path.basename(str(directory).rstrip("/"))  # models/teacher/<version>/
+    return str(directory), version, meta
+
+
+def _ensure_scores_table(ctx: runner.JobContext) -> None:
+    """Create the empty, ds-partitioned table once, so every later write is a MERGE or replaceWhere."""
+    if not ctx.tables.exists(SCORES):
+        empty = ctx.spark.createDataFrame([], SCORES_SCHEMA)
+        empty.write.format("delta").mode("append").partitionBy("ds").save(ctx.tables.path(SCORES))
+
+
+def _insert_new(ctx: runner.JobContext, rows, version: str) -> None:
+    """Insert-only MERGE on the key: a row already there (say, from a concurrent run) is never doubled.
+
+    The range and version in the condition let Delta prune the target to the partitions at stake.
+    """
+    from delta.tables import DeltaTable
+
+    start, end = ctx.dates
+    condition = (
+        f"t.ds >= '{start}' AND t.ds <= '{end}' AND t.teacher_version = '{version}' "
+        "AND t.query = s.query AND t.pin_id = s.pin_id AND t.ds = s.ds AND t.teacher_version = s.teacher_version"
+    )
+    (DeltaTable.forPath(ctx.spark, ctx.tables.path(SCORES)).alias("t")
+     .merge(rows.alias("s"), condition).whenNotMatchedInsertAll().execute())
+
+
+def _record_run(ctx: runner.JobContext, record: dict[str, Any]) -> None:
+    """Append this run to <warehouse>/reports/label_runs.json (a JSON list; the demo report reads it)."""
+    from pyarrow import fs as pafs
+
+    path = os.path.join(ctx.config.reports_path, RUNS_FILE)
+    filesystem, where = pafs.FileSystem.from_uri(path if "://" in path else "file://" + path)
+    runs: list[dict[str, Any]] = []
+    if filesystem.get_file_info(where).type == pafs.FileType.File:
+        with filesystem.open_input_stream(where) as fh:
+            try:
+                loaded = json.loads(fh.read().decode("utf-8") or "[]")
+                runs = loaded if isinstance(loaded, list) else []
+            except json.JSONDecodeError:
+                log.warning("%s was not valid JSON; starting it afresh", path)
+    runs.append(record)
+    filesystem.create_dir(where.rsplit("/", 1)[0], recursive=True)
+    tmp = where + ".tmp"
+    with filesystem.open_output_stream(tmp) as fh:
+        fh.write(json.dumps(runs, indent=2, default=str).encode("utf-8"))
+    filesystem.move(tmp, where)
+
+
+def run(ctx: runner.JobContext) -> dict[str, Any]:
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    from features.labelling_inputs import KEY, labelling_inputs, pending, with_chunk
+    from modeling.labelling import ScoringOptions, score_pairs
+    from spark_jobs.tables import ds_predicate, reconcile
+
+    if "PYSPARK_GATEWAY_PORT" not in os.environ:
+        # A session we start ourselves: its Python workers must be this interpreter (torch,
+        # numpy), not whatever python3 is on PATH. Under spark-submit the cluster decides.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    cfg = ctx.config.labelling
+    start, end = ctx.dates
+    teacher_dir, version, meta = _resolve_teacher(ctx)
+    opts = ScoringOptions.from_config(teacher_dir, cfg)
+    spark, tables = ctx.spark, ctx.tables
+    started = time.time()
+    log.info("label %s..%s with teacher %s (%s)%s", start, end, version, teacher_dir, " --force" if ctx.args.force else "")
+
+    impressions = tables.read_range(IMPRESSIONS, start, end)
+    earliest = (dt.date.fromisoformat(start) - dt.timedelta(days=cfg.pin_text_lookback_days)).isoformat()
+    pin_text = tables.read(PIN_TEXT).where(F.col("as_of").cast("string").between(earliest, end))
+    good, bad = labelling_inputs(impressions, pin_text, start, end, parts=meta.get("parts"))
+    rows_in = impressions.count()
+    quarantined = tables.quarantine(SCORES, bad, ctx.name, ctx.run_id, start, end)
+    _ensure_scores_table(ctx)
+    log.info("label: %d impressions in, %d quarantined (%.1f s)", rows_in, quarantined, time.time() - started)
+
+    previous_arrow = spark.conf.get(ARROW_BATCH_CONF, None)
+    spark.conf.set(ARROW_BATCH_CONF, str(cfg.arrow_batch_rows))
+    crash_after = int(os.environ.get(CRASH_ENV, "0") or 0)
+    parallelism = max(1, spark.sparkContext.defaultParallelism)
+    todo = None
+    try:
+        if ctx.args.force:
+            todo = good.repartition(parallelism).persist(StorageLevel.MEMORY_AND_DISK)
+        else:
+            scored = tables.read_range(SCORES, start, end)
+            todo = pending(good, scored, version).repartition(parallelism).persist(StorageLevel.MEMORY_AND_DISK)
+        n_todo = todo.count()
+        n_chunks = 1 if ctx.args.force else max(1, math.ceil(n_todo / cfg.chunk_rows))
+        log.info("label: %d pairs to score in %d chunk(s) (%.1f s)", n_todo, n_chunks, time.time() - started)
+        score_started = time.time()
+        if n_todo == 0:
+            log.info("label: nothing to score for %s..%s with teacher %s (already done)", start, end, version)
+        elif ctx.args.force:
+            tables.replace_range(SCORES, score_pairs(todo, opts, version), start, end,
+                                 extra_predicate=f"teacher_version = '{version}'")
+        else:
+            from tqdm.auto import tqdm
+
+            chunked = with_chunk(todo, n_chunks)
+            for k in tqdm(range(n_chunks), desc=f"label {start}..{end}", unit="chunk", disable=n_chunks == 1):
+                _insert_new(ctx, score_pairs(chunked.where(F.col("chunk") == k).drop("chunk"), opts, version), version)
+                log.info("label: committed chunk %d/%d", k + 1, n_chunks)
+                if crash_after and k + 1 >= crash_after and k + 1 < n_chunks:
+                    raise RuntimeError(f"simulated crash after chunk {k + 1} of {n_chunks} ({CRASH_ENV})")
+        seconds = time.time() - score_started
+    finally:
+        if todo is not None:
+            todo.unpersist()
+        if previous_arrow is None:
+            spark.conf.unset(ARROW_BATCH_CONF)
+        else:
+            spark.conf.set(ARROW_BATCH_CONF, previous_arrow)
+
+    # Every scorable pair must now be in the table exactly once for this version.
+    mine = tables.read(SCORES).where(ds_predicate(start, end)).where(F.col("teacher_version") == version)
+    written = good.select(*KEY).join(mine.select(*KEY), list(KEY)).count()
+    reconcile(ctx.name, SCORES, rows_in, written, quarantined)
+
+    record = {
+        "run_id": ctx.run_id,
+        "ds": start if start == end else None,
+        "start": start,
+        "end": end,
+        "teacher_version": version,
+        "force": bool(ctx.args.force),
+        "rows_in": rows_in,
+        "rows_quarantined": quarantined,
+        "rows_already_scored": rows_in - quarantined - n_todo,
+        "rows": n_todo,
+        "chunks": n_chunks if n_todo else 0,
+        "seconds": round(seconds, 3),
+        "rows_per_s": round(n_todo / seconds, 2) if n_todo and seconds > 0 else 0.0,
+        "wall_seconds": round(time.time() - started, 3),
+        "micro_batch_size": cfg.micro_batch_size,
+        "arrow_batch_rows": cfg.arrow_batch_rows,
+        "device": cfg.device,
+        "parallelism": parallelism,
+        "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    _record_run(ctx, record)
+    log.info("label: scored %d rows in %.1f s (%.1f rows/s), %d already scored, %d quarantined",
+             n_todo, seconds, record["rows_per_s"], record["rows_already_scored"], quarantined)
+    return {k: record[k] for k in ("teacher_version", "rows_in", "rows", "rows_already_scored",
+                                   "rows_quarantined", "chunks", "seconds", "rows_per_s")}
+
+
+main = runner.entry_point("label", run, dates="required", add_arguments=add_arguments, description=__doc__)
+
+if __name__ == "__main__":
+    sys.exit(main())

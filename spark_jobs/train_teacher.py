@@ -1,0 +1,158 @@
+"""`searchrel teacher-train`: fine-tune the cross-encoder teacher on raw/human_labels.
+
+Reads the labels joined with features/pin_text as of each label date (or
+title + description from raw/pins before pin text exists), splits them by
+query (`--split rows` for the row-level split public benchmarks used), trains,
+and saves `<models>/teacher/<version>/` with validation and test metrics in
+teacher.json, then points `current` at it unless `--no-promote`.
+
+    searchrel teacher-train --parts title,description --version td-only --no-promote
+    searchrel teacher-train --backbone /path/to/llama --set teacher.lora.enabled=true
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+
+from spark_jobs import runner
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backbone", help="local path or hub id of the backbone (default: teacher.backbone)")
+    parser.add_argument("--parts", help="comma-separated pin-text parts, e.g. title,description (default: teacher.parts)")
+    parser.add_argument("--split", choices=("query", "rows"), help="query-disjoint (default) or row-level split")
+    parser.add_argument("--version", help="model version name (default: v<UTC timestamp>)")
+    parser.add_argument("--no-promote", action="store_true", help="save the version without moving `current` to it")
+    parser.add_argument("--max-train-rows", type=int, help="subsample the training split to this many rows")
+    parser.add_argument("--device", help="cpu, cuda, cuda:1 … (default: cuda when available)")
+
+
+def teacher_config(ctx: runner.JobContext):
+    """The teacher section with the command-line overrides applied (validated like the config file)."""
+    from pydantic import ValidationError
+
+    from modeling.teacher_data import check_parts
+    from searchrel.config import ConfigError, TeacherConfig
+
+    args = ctx.args
+    update = {}
+    if args.backbone:
+        update["backbone"] = args.backbone
+    if args.parts:
+        try:
+            update["parts"] = check_parts(args.parts.split(","))
+        except ValueError as exc:
+            raise runner.UsageError(f"--parts: {exc}") from None
+    if args.split:
+        update["split"] = args.split
+    if args.max_train_rows is not None:
+        update["max_train_rows"] = args.max_train_rows
+    try:
+        cfg = TeacherConfig.model_validate(ctx.config.teacher.model_dump() | update)
+        check_parts(cfg.parts)
+    except (ValidationError, ValueError) as exc:
+        raise ConfigError(f"teacher settings: {str(exc).splitlines()[0]}") from None
+    return cfg
+
+
+def run(ctx: runner.JobContext) -> dict:
+    import numpy as np
+
+    from modeling import cross_encoder as ce
+    from modeling import teacher_training as tt
+    from modeling.splits import TEST, TRAIN, VALIDATION
+    from spark_jobs.teacher_inputs import label_distribution, load_labelled, texts_for
+
+    cfg = teacher_config(ctx)
+    if cfg.num_threads:
+        import torch
+
+        torch.set_num_threads(cfg.num_threads)
+    device = tt.pick_device(ctx.args.device)
+    started = time.perf_counter()
+    frame, snapshot = load_labelled(ctx.tables, cfg.split, cfg.val_fraction, cfg.test_fraction, cfg.seed)
+    if not len(frame):
+        raise runner.JobFailed("no labelled pairs with pin text: import or simulate labels first")
+    frame["text"] = texts_for(frame, cfg.parts, ctx.config.features.text.budgets, snapshot["text_source"])
+    train_df = frame[frame["split"] == TRAIN]
+    if cfg.max_train_rows and len(train_df) > cfg.max_train_rows:
+        log.info("subsampling train from %d to %d rows (teacher.max_train_rows)", len(train_df), cfg.max_train_rows)
+        train_df = train_df.sample(n=cfg.max_train_rows, random_state=cfg.seed)
+    val_df, test_df = frame[frame["split"] == VALIDATION], frame[frame["split"] == TEST]
+    tt.seed_everything(cfg.seed)
+    model, tokenizer = ce.build_teacher(cfg)
+    meta = dict(model.meta_defaults)
+    sets = {
+        name: tt.make_examples(tokenizer, df["query"].tolist(), df["text"].tolist(), df["label"].tolist(),
+                               cfg.max_length, model.is_decoder)
+        for name, df in (("train", train_df), ("validation", val_df))
+    }
+    load_seconds = time.perf_counter() - started
+    history = tt.train(model, tokenizer, cfg, sets["train"], sets["validation"], device=device)
+    train_seconds = sum(h["seconds"] for h in history)
+    scale = (
+        tt.score_scale_values(train_df["label"].to_numpy(), train_df["raw_score"].to_numpy(dtype=float))
+        if "raw_score" in frame.columns else None
+    )
+    metrics = {}
+    for name, df in (("validation", val_df), ("test", test_df)):
+        probs = tt.predict(model, tokenizer, meta, df["query"], df["text"], cfg.batch_size * 2, device)
+        metrics[name] = tt.evaluation_report(
+            df["query"].tolist(), df["label"].to_numpy(), probs,
+            df["raw_score"].to_numpy(dtype=float) if scale else None, scale,
+        )
+    version = ctx.args.version or ce.new_version()
+    meta.update(
+        version=version,
+        run_id=ctx.run_id,
+        template_version=",".join(snapshot["template_versions"]) or None,
+        parts=cfg.parts,
+        training_data={
+            **snapshot,
+            "split": cfg.split,
+            "val_fraction": cfg.val_fraction,
+            "test_fraction": cfg.test_fraction,
+            "seed": cfg.seed,
+            "rows": {"train": int(len(train_df)), "validation": int(len(val_df)), "test": int(len(test_df))},
+            "max_train_rows": cfg.max_train_rows,
+            "label_distribution": label_distribution(frame),
+        },
+        training={"config": cfg.model_dump(), "history": history, "device": device,
+                  "train_seconds": round(train_seconds, 1), "prepare_seconds": round(load_seconds, 1)},
+        metrics=metrics,
+        scale_values=scale,
+    )
+    directory = ce.save_teacher(model, tokenizer, meta, ce.teacher_root(ctx.config.models_path) / version)
+    if not ctx.args.no_promote:
+        ce.set_current(ctx.config.models_path, version)
+        log.info("teacher %s is now current", version)
+    test = metrics["test"]
+    return {
+        "version": version,
+        "directory": str(directory),
+        "promoted": not ctx.args.no_promote,
+        "backbone": meta["backbone"],
+        "parts": cfg.parts,
+        "split": cfg.split,
+        "rows": meta["training_data"]["rows"],
+        "epochs_run": len(history),
+        "train_seconds": round(train_seconds, 1),
+        "examples_per_s": round(float(np.mean([h["examples_per_s"] for h in history])), 1),
+        "test_accuracy": test.get("accuracy"),
+        "test_macro_f1": test.get("macro_f1"),
+        "test_qwk": test.get("quadratic_weighted_kappa"),
+        "test_auroc_ge3": test.get("auroc_ge3"),
+        "test_ndcg_at_10": test.get("ndcg_at_10"),
+        "test_rmse_original_scale": test.get("rmse_original_scale"),
+    }
+
+
+main = runner.entry_point("teacher-train", run, dates="none", add_arguments=add_arguments, description=__doc__)
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,129 @@
+"""Student model, distillation loss, streaming training and ONNX export (no Spark: parquet written here)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import torch
+
+from modeling.distillation import ShuffleBuffer, TrainSettings, distillation_loss, train_student
+from modeling.student import encode, load_student, predict_proba, save_student
+
+
+def _examples(n: int, seed: int, dim: int = 8) -> pa.Table:
+    """Rows shaped like features/student_examples whose relevance follows the query-pin cosine."""
+    rng = np.random.default_rng(seed)
+    q = rng.normal(size=(n, dim)).astype(np.float32)
+    p = rng.normal(size=(n, dim)).astype(np.float32)
+    cos = (q * p).sum(1) / np.linalg.norm(q, axis=1) / np.linalg.norm(p, axis=1)
+    label = np.clip(np.round(3 + 3 * cos), 1, 5).astype(int)
+    probs = (np.eye(5)[label - 1] * 0.8 + 0.04).astype(np.float32)
+    source = np.where(rng.random(n) < 0.1, "human_label", "impression")
+    split = np.where(rng.random(n) < 0.8, "train", "validation")
+    floats = pa.list_(pa.float32())
+    return pa.table({
+        "query": [f"q{seed}-{i}" for i in range(n)], "pin_id": [f"p{i}" for i in range(n)],
+        "source": source, "split": split, "sample_key": rng.random(n),
+        "interest_type": rng.choice(["kitchen", "bath"], n), "query_lang": rng.choice(["en", "de"], n),
+        "shopping_intent": rng.random(n), "n_terms": rng.integers(1, 5, n).astype(np.int32),
+        "bm25": rng.random(n) * 5, "title_match_frac": rng.random(n), "text_match_frac": rng.random(n),
+        "query_pin_cosine": cos.astype(np.float64), "pair_impressions_before_ds": rng.integers(0, 100, n),
+        "pair_engagement_rate_smoothed": rng.random(n), "pin_impressions_before_ds": rng.integers(0, 100, n),
+        "pin_engagement_rate_smoothed": rng.random(n),
+        "query_embedding": pa.array(list(q), type=floats), "pin_text_embedding": pa.array(list(p), type=floats),
+        "pin_graph_embedding": pa.array(list(rng.normal(size=(n, 4)).astype(np.float32)), type=floats),
+        "teacher_probs": pa.array([list(x) if s == "impression" else None for x, s in zip(probs, source)], type=floats),
+        "human_label": pa.array([int(v) if s == "human_label" else None for v, s in zip(label, source)], type=pa.int32()),
+    })
+
+
+@pytest.fixture(scope="module")
+def snapshot(tmp_path_factory):
+    root = tmp_path_factory.mktemp("examples")
+    files = []
+    for i in range(3):
+        path = root / f"part-{i}.parquet"
+        pq.write_table(_examples(1500, seed=i), path, row_group_size=500)
+        files.append(f"file:{path}")
+    return files
+
+
+SETTINGS = TrainSettings(epochs=2, batch_size=128, shuffle_buffer=1000, arrow_batch_rows=500, hidden=[32],
+                         learning_rate=3e-3, progress=False, torch_threads=1)
+
+
+def test_distillation_loss_by_hand():
+    logits = torch.zeros((2, 5))  # a uniform student
+    teacher = torch.tensor([[0.5, 0.5, 0.0, 0.0, 0.0], [0.2] * 5])
+    has_teacher = torch.tensor([True, False])
+    labels = torch.tensor([-1, 2])
+    loss, parts = distillation_loss(logits, teacher, has_teacher, labels, temperature=1.0, alpha=0.5)
+    # KL(p || uniform) = ln 5 - H(p) = ln 2.5 for row 0 only; CE of a uniform student = ln 5 for row 1 only
+    assert parts["kl"] == pytest.approx(math.log(2.5), rel=1e-4)
+    assert parts["ce"] == pytest.approx(math.log(5), rel=1e-6)
+    assert float(loss) == pytest.approx(math.log(2.5) + 0.5 * math.log(5), rel=1e-4)
+    # T=2 softens the teacher to p^(1/2) renormalised (zeros clamped to 1e-8); the KL term is scaled by T^2
+    soft = np.sqrt(np.array([0.5, 0.5, 1e-8, 1e-8, 1e-8]))
+    soft /= soft.sum()
+    loss_t2, parts_t2 = distillation_loss(logits, teacher, has_teacher, labels, temperature=2.0, alpha=0.0)
+    assert parts_t2["kl"] == pytest.approx(4 * float((soft * np.log(soft / 0.2)).sum()), rel=1e-5)
+    assert float(loss_t2) == pytest.approx(parts_t2["kl"])
+
+
+def test_shuffle_buffer_emits_every_row_once_in_a_new_order_with_bounded_memory():
+    buffer = ShuffleBuffer(capacity=250, batch_size=64, rng=np.random.default_rng(0))
+    out, peak = [], 0
+    for lo in range(0, 1000, 100):
+        ids = np.arange(lo, lo + 100)
+        out += [mb["label"] for mb in buffer.push({"label": ids, "x": ids * 2})]
+        peak = max(peak, buffer.rows)
+    out += [mb["label"] for mb in buffer.flush()]
+    emitted = np.concatenate(out)
+    assert sorted(emitted.tolist()) == list(range(1000))
+    assert emitted.tolist() != list(range(1000))
+    assert peak < 250 and all(len(b) == 64 for b in out[:-1])
+
+
+@pytest.mark.slow
+def test_streaming_distillation_learns_and_respects_the_row_cap(snapshot, tmp_path):
+    model, info = train_student(snapshot, SETTINGS, tmp_path / "ckpt")
+    assert info["train_rows"] == info["train_teacher_rows"] + info["train_human_rows"]
+    assert info["history"][-1]["rows"] == info["train_rows"]  # every training row once per epoch
+    assert info["history"][-1]["val_accuracy"] > 0.6  # chance is below 0.4 on these labels
+    assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == ["epoch-1.safetensors", "epoch-2.safetensors"]
+    assert info["peak_rss_mb"] > 0
+    import dataclasses
+
+    _, capped = train_student(snapshot, dataclasses.replace(SETTINGS, epochs=1, max_teacher_rows=500), None)
+    assert 350 < capped["train_teacher_rows"] < 650  # a stable hash subsample of ~500 rows
+    assert capped["train_human_rows"] == info["train_human_rows"]
+    _, human = train_student(snapshot, dataclasses.replace(SETTINGS, epochs=1, mode="human"), None)
+    assert human["train_rows"] == info["train_human_rows"] and human["train_teacher_rows"] == 0
+
+
+def test_saved_and_onnx_models_score_like_the_trained_one(snapshot, tmp_path):
+    from modeling.student import ONNX_FILE
+    from modeling.student_export import OnnxStudent, export_onnx, score
+
+    import dataclasses
+
+    model, _ = train_student(snapshot, dataclasses.replace(SETTINGS, epochs=1), None)
+    directory = save_student(model, tmp_path / "v1", {"note": "test"})
+    loaded = load_student(directory)
+    export_onnx(loaded, directory / ONNX_FILE)
+    assert not loaded.training  # exporting must not switch dropout back on
+    rows = _examples(300, seed=9).to_pandas()
+    inputs = encode(rows, model.spec)
+    reference = predict_proba(model, inputs)
+    assert np.abs(predict_proba(load_student(directory), inputs) - reference).max() == 0.0
+    onnx = OnnxStudent(directory)
+    assert np.abs(onnx.predict(inputs) - reference).max() < 1e-5
+    scored = score(directory, rows)
+    assert np.allclose(scored["expected_relevance"], reference @ np.arange(1, 6), atol=1e-4)
+    # unknown categorical values map to id 0 instead of failing
+    rows.loc[0, "interest_type"] = "never seen"
+    assert encode(rows, model.spec)["categorical"][0, 0] == 0
