@@ -443,6 +443,6 @@ def build_report(
     }
     if timings:
         for title, status, seconds in timings:
-            summary[title] = f"{seconds:.1f} s" if status == "ok" else status
+            summary[title] = {"ok": f"{seconds:.1f} s", "reused": f"{seconds:.1f} s (earlier run)"}.get(status, status)
     log.info("report written to %s", page)
     return page, summary

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
-import os
 import sys
 from typing import Any
 
@@ -189,7 +188,6 @@ def _write_examples(
 def run(ctx: runner.JobContext) -> dict[str, Any]:
     from features.student_examples import SOURCE_HUMAN, SOURCE_IMPRESSION, human_label_pairs
 
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # pandas UDF workers need this interpreter
 
     impressions = ctx.tables.read_range("raw/impressions", ctx.start, ctx.end).withColumn(
         "ds", F.col("ds").cast("string")

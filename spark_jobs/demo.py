@@ -180,7 +180,7 @@ def run(ctx: runner.JobContext) -> dict[str, Any]:
             continue
         if stage.record and stage.key in state["done"]:
             console.print(f"{label:<58} [cyan]done earlier[/] ({state['done'][stage.key]:.1f} s)")
-            timings.append((stage.title, "reused", 0.0))
+            timings.append((stage.title, "reused", float(state["done"][stage.key])))
             continue
         console.print(f"{label:<58} …", end="\r")
         t0 = time.perf_counter()

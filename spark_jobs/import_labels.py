@@ -139,7 +139,6 @@ def run(ctx: runner.JobContext) -> dict:
     labeled_ds = ctx.start if ctx.dates else dt.datetime.now(dt.timezone.utc).date().isoformat()
     source = args.source or _source_of(path)
 
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # Python workers need this venv (pandas UDF)
     with tempfile.TemporaryDirectory(prefix="import_labels_") as scratch:
         read_path = path
         if _needs_transcoding(fmt, encoding) and "://" not in path and not os.path.isdir(path):

@@ -118,10 +118,6 @@ def run(ctx: runner.JobContext) -> dict[str, Any]:
     from modeling.labelling import ScoringOptions, score_pairs
     from spark_jobs.tables import ds_predicate, reconcile
 
-    if "PYSPARK_GATEWAY_PORT" not in os.environ:
-        # A session we start ourselves: its Python workers must be this interpreter (torch,
-        # numpy), not whatever python3 is on PATH. Under spark-submit the cluster decides.
-        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     cfg = ctx.config.labelling
     start, end = ctx.dates
     teacher_dir, version, meta = _resolve_teacher(ctx)

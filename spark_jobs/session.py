@@ -58,10 +58,6 @@ def local_settings(spark_cfg: SparkConfig) -> dict[str, str]:
 def get_spark(config: Config) -> SparkSession:
     """Return the process's SparkSession, creating it on first use."""
     spark_cfg = config.spark
-    # Python workers must run the driver's interpreter (the venv with torch), not
-    # whatever `python3` is first on PATH; a cluster's own setting wins.
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     if _under_spark_submit():
         spark = (
             SparkSession.builder.appName(spark_cfg.app_name)
@@ -71,6 +67,9 @@ def get_spark(config: Config) -> SparkSession:
         )
         return spark
 
+    # A session we start ourselves: its Python workers must run this interpreter
+    # (the venv with pandas and torch), not whatever `python3` is first on PATH.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.master(spark_cfg.master).appName(spark_cfg.app_name)
     for key, value in local_settings(spark_cfg).items():
         builder = builder.config(key, value)

@@ -5,13 +5,10 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
-import sys
 
 import pytest
 from pyspark.sql import functions as F
 
-os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 
 D = "2026-11-23"
 WORDS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[DEC]", "a", "red", "chair", "blue", "lamp", "on", "the"]

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 
 import pytest
 
 from spark_jobs import aggregate_features, assemble_pin_text
 
-os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import random
-import sys
 from collections import defaultdict
 
 import pytest
@@ -22,7 +20,6 @@ pytestmark = pytest.mark.spark
 
 # Python UDF workers must run this interpreter (the venv's), not whatever `python3` is on PATH;
 # set at collection time, before the session fixture starts the JVM.
-os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 
 EVENTS = "user_id string, query string, pin_id string, event string, dwell_s double, position int, ds string"
 WEIGHTS = {"click": 1.0, "closeup": 0.5, "save": 3.0, "long_click": 3.0}

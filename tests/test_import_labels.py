@@ -6,8 +6,6 @@ import csv
 import gzip
 import io
 import json
-import os
-import sys
 
 import pytest
 from pyspark.sql import Row
@@ -15,7 +13,6 @@ from pyspark.sql import Row
 from modeling.label_import import LabelMap, detect_encoding, java_charset, map_labels, split_staged, stage_rows
 
 # The job's pandas UDF runs in Python workers, which must be this interpreter (pyarrow, pandas).
-os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 
 HEADER = ("search_term", "product_title", "relevance", "product_uid")
 ROWS = [

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +10,6 @@ import pytest
 from pyspark.sql import functions as F
 
 # Python workers must run this interpreter (torch, numpy), not whatever python3 is on PATH.
-os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 
 D1, D2, D3 = "2026-11-21", "2026-11-22", "2026-11-23"
 IMPRESSIONS_SCHEMA = "query string, pin_id string, ds string, position int, lang string"

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
-import sys
 
 import pytest
 from pyspark.sql import functions as F
@@ -13,7 +11,6 @@ from features.bm25 import bm25_scores, corpus_stats
 from features.interactions import cosine, daily_engagement, engagement_features, match_fraction
 
 pytestmark = pytest.mark.spark
-os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # pandas UDF workers need this venv
 
 
 def test_bm25_matches_the_okapi_formula_by_hand(spark):

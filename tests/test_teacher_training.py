@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 
 import numpy as np
 import pytest
@@ -14,7 +13,6 @@ from modeling.splits import split_for_query
 from modeling.tiny_models import make_tiny_bert, make_tiny_llama
 from searchrel.config import TeacherConfig
 
-os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 
 PARTS_SCHEMA = "struct<title:string,description:string,caption:string,query_tokens:string,board_tokens:string,link_text:string>"
 PIN_TEXT_SCHEMA = f"pin_id string, as_of string, text string, template_version string, parts {PARTS_SCHEMA}"
