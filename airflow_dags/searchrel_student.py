@@ -4,9 +4,10 @@ Weekly, after the daily runs have filled features/student_examples. The
 current student is noted (and evaluated) before training, the candidate is
 trained and evaluated on the held-out human labels, and `decide` compares the
 metric in the two `evaluate --json` reports (params `metric`, `tolerance`).
-Publishing moves `models/student/current` to the candidate; otherwise the
-pointer is put back on the previous version, whatever training left it at,
-so serving only ever sees a student that passed the comparison.
+The candidate is trained with `--no-promote`, so `models/student/current`
+moves only in `publish_student`; `keep_current_student` still puts the pointer
+back on the previous version (a no-op unless someone moved it meanwhile), so
+serving only ever sees a student that passed the comparison.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ with DAG(
     env = tasks.resolve_settings()
     previous = tasks.job("previous_student", pipeline.student_pointer("show"), env, dt.timedelta(minutes=10),
                          json_output=True)
-    train = tasks.job("train_student", pipeline.spark_submit_json("train_student", "--no-progress"), env, dt.timedelta(hours=8),
+    train = tasks.job("train_student", pipeline.spark_submit_json("train_student", "--no-progress --no-promote"), env, dt.timedelta(hours=8),
                       json_output=True)
     evaluate_candidate = tasks.job("evaluate_candidate", pipeline.spark_submit_json("evaluate", f"--student {CANDIDATE}"),
                                    env, dt.timedelta(hours=1), json_output=True)

@@ -4,9 +4,16 @@ Besides the per-row rules (5 probabilities in [0, 1] summing to 1, label =
 argmax + 1, expected relevance in [1, 5]) this suite compares the day with
 other data, because a teacher can be wrong in ways no single row shows:
 
-- its label distribution against the human one (total-variation distance
-  under `validation.label_distribution_tolerance`): a collapsed teacher that
-  predicts one class for everything fails here;
+- its *soft* label distribution (the mean of `probs`, which is what the student
+  learns from) against the human label shares, by total-variation distance under
+  `validation.label_distribution_tolerance`: a teacher whose probabilities have
+  drifted away from how relevance is really distributed fails here;
+- its *argmax* label distribution against the human one, under the looser
+  `validation.argmax_distribution_tolerance`: a collapsed teacher that predicts
+  one class for everything fails here. The bound is looser because an honest,
+  calibrated teacher on noisy 5-level labels rarely puts the argmax on the
+  middle levels (its probabilities for L2/L3 seldom win), so its hard labels
+  are always further from the human shares than its probabilities are;
 - its mean expected relevance against the previous day's
   (`validation.expected_relevance_drift`): a swapped model or a broken text
   template shifts the whole day.
@@ -44,20 +51,31 @@ def _shares(df: DataFrame, by: list[str]) -> dict[Any, dict[int, float]]:
     return {tuple(r[c] for c in by) if by else (): {k: float(r[f"share_{k}"] or 0.0) for k in LABELS} for r in rows}
 
 
+def _soft_shares(df: DataFrame, by: list[str]) -> dict[Any, dict[int, float]]:
+    """Mean probability of each level per group: the teacher's expected label distribution."""
+    rows = df.groupBy(*by).agg(
+        *[F.avg(F.col("probs")[k - 1]).alias(f"share_{k}") for k in LABELS]
+    ).collect()
+    return {tuple(r[c] for c in by) if by else (): {k: float(r[f"share_{k}"] or 0.0) for k in LABELS} for r in rows}
+
+
 def _fmt_shares(shares: dict[int, float]) -> str:
     return ", ".join(f"L{k} {100 * shares.get(k, 0.0):.0f}%" for k in LABELS)
 
 
 def reference(tables: Any, ds: str | None, batch: DataFrame, config: Config) -> dict[str, Any]:
-    """Per teacher version: label shares and their TV distance to the human labels; previous day's mean."""
+    """Per teacher version: soft and argmax label shares, their TV distances to the human labels, previous day's mean."""
     out: dict[str, Any] = {}
     teacher = {k[0]: v for k, v in _shares(batch, ["teacher_version"]).items()}
+    soft = {k[0]: v for k, v in _soft_shares(batch, ["teacher_version"]).items()}
     out["teacher_label_shares"] = teacher
+    out["teacher_soft_label_shares"] = soft
     if tables.exists(HUMAN):
         human = _shares(tables.read(HUMAN).where(F.col("label").isin(*LABELS)), []).get(())
         if human:
             out["human_label_shares"] = human
-            out["label_tv_distance"] = {v: round(total_variation(s, human), 6) for v, s in teacher.items()}
+            out["label_tv_distance"] = {v: round(total_variation(s, human), 6) for v, s in soft.items()}
+            out["argmax_label_tv_distance"] = {v: round(total_variation(s, human), 6) for v, s in teacher.items()}
     if ds:
         lookback = config.validation.previous_lookback_days
         first = (dt.date.fromisoformat(ds) - dt.timedelta(days=lookback)).isoformat()
@@ -102,6 +120,7 @@ def derive(batch: DataFrame, inputs: SuiteInputs) -> DataFrame:
         array_sum("probs").alias("probs_sum"),
         argmax.alias("probs_argmax_label"),
         _per_version(ref.get("label_tv_distance", {})).alias("label_tv_distance_vs_human"),
+        _per_version(ref.get("argmax_label_tv_distance", {})).alias("argmax_label_tv_distance_vs_human"),
         _per_version(ref.get("expected_relevance_mean_drift", {})).alias("expected_relevance_mean_drift"),
     )
 
@@ -125,13 +144,22 @@ def build(i: SuiteInputs):
     ]
     if "label_tv_distance" in ref:
         human = _fmt_shares(ref["human_label_shares"])
-        teacher = "; ".join(f"{ver}: {_fmt_shares(s)}" for ver, s in ref["teacher_label_shares"].items())
+        soft = "; ".join(f"{ver}: {_fmt_shares(s)}" for ver, s in ref["teacher_soft_label_shares"].items())
+        hard = "; ".join(f"{ver}: {_fmt_shares(s)}" for ver, s in ref["teacher_label_shares"].items())
         out.append(gxe.ExpectColumnMaxToBeBetween(
             column="label_tv_distance_vs_human", min_value=0, max_value=v.label_distribution_tolerance,
             notes=(
-                f"Total-variation distance between the teacher's label distribution and the human labels' "
-                f"must be at most validation.label_distribution_tolerance={v.label_distribution_tolerance:g}. "
-                f"Human: {human}. Teacher {teacher}."
+                f"Total-variation distance between the teacher's soft label distribution (mean of probs) and "
+                f"the human label shares must be at most validation.label_distribution_tolerance="
+                f"{v.label_distribution_tolerance:g}. Human: {human}. Teacher (mean probs) {soft}."
+            ),
+        ))
+        out.append(gxe.ExpectColumnMaxToBeBetween(
+            column="argmax_label_tv_distance_vs_human", min_value=0, max_value=v.argmax_distribution_tolerance,
+            notes=(
+                f"Total-variation distance between the teacher's argmax labels and the human label shares "
+                f"must be at most validation.argmax_distribution_tolerance={v.argmax_distribution_tolerance:g} "
+                f"(a collapsed, one-class teacher fails). Human: {human}. Teacher (argmax) {hard}."
             ),
         ))
     else:

@@ -67,13 +67,17 @@ def embed_texts(
     dim = int(model.config.hidden_size)
     out = np.zeros((len(texts), dim), dtype=np.float32)
     clean = ["" if t is None else str(t) for t in texts]
+    # Batches of similar length pad less: sort by character length (a cheap proxy for tokens),
+    # embed, and write each vector back to its row's position.
+    order = np.argsort(np.fromiter((len(t) for t in clean), dtype=np.int64, count=len(clean)), kind="stable")
     with torch.inference_mode():
         for lo in range(0, len(clean), batch_size):
+            idx = order[lo : lo + batch_size]
             enc = tokenizer(
-                clean[lo : lo + batch_size], padding=True, truncation=True, max_length=max_length, return_tensors="pt"
+                [clean[i] for i in idx], padding=True, truncation=True, max_length=max_length, return_tensors="pt"
             )
             hidden = model(**enc).last_hidden_state
-            out[lo : lo + batch_size] = mean_pool_normalise(hidden, enc["attention_mask"]).float().numpy()
+            out[idx] = mean_pool_normalise(hidden, enc["attention_mask"]).float().numpy()
     return out
 
 
@@ -86,6 +90,11 @@ def embedding_udf(path: str | None = None, batch_size: int = 64, max_length: int
 
     @F.pandas_udf(ArrayType(FloatType()))
     def embed(batches: Iterator[pd.Series]) -> Iterator[pd.Series]:
+        import torch
+
+        from modeling.labelling import task_threads
+
+        torch.set_num_threads(task_threads(None))  # the cores Spark gave this task, not all of them
         load_encoder(model_path)  # once per worker, before the first batch
         for texts in batches:
             vectors = embed_texts(texts.tolist(), model_path, batch_size, max_length)

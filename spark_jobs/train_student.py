@@ -5,7 +5,8 @@ current Delta version of features/student_examples (`DataFrame.inputFiles()`)
 and PyTorch streams them as Arrow record batches, so training memory does not
 grow with the table. Writes `<models_path>/student/<version>/` (weights,
 feature spec, ONNX export, checkpoints, and the human-labels-only baseline
-under `human_only/`), moves the `current` pointer, evaluates on the test split
+under `human_only/`), moves the `current` pointer unless `--no-promote` (the
+weekly DAG publishes only after comparing with the current student), evaluates on the test split
 (reports/student_eval.json) and, with --scaling, runs the scaling experiment
 (reports/student_scaling.json and .png).
 """
@@ -36,6 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--version", help="model version name (default: the run id)")
     parser.add_argument("--scaling", action="store_true", help="also run the scaling experiment")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--no-promote", action="store_true", help="save the version without moving `current` to it")
 
 
 def _train_and_save(files: list[str], settings, directory: Path, meta: dict[str, Any]):
@@ -110,7 +112,9 @@ def run(ctx: runner.JobContext) -> dict[str, Any]:
             result["human_only_train_rows"] = human_info["train_rows"]
         except ValueError as exc:  # no human-labelled training rows: nothing to compare against
             log.warning("human-only baseline skipped: %s", exc)
-    set_current(cfg.models_path, version)
+    if not ctx.args.no_promote:
+        set_current(cfg.models_path, version)
+    result["promoted"] = not ctx.args.no_promote
     evaluation = evaluate_student(ctx, version)
     for name in ("student", "student_human_only", "teacher_on_scored", "student_on_teacher_scored"):
         if isinstance(evaluation.get(name), dict):

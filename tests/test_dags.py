@@ -308,10 +308,12 @@ def test_a_worse_student_is_not_published(fast_runs):
     states = run["tasks"]
     assert states["decide"] == "success"
     assert states["publish_student"] == "skipped" and states["keep_current_student"] == "success"
-    # train_student moved the pointer to s2 (the fake made it); keeping restores s1.
+    # The candidate is trained with --no-promote (the fake, like the job, would otherwise move
+    # `current` to s2), so serving never sees it; keeping leaves s1.
     assert (fast_runs["warehouse"] / "models" / "student" / "current").read_text().strip() == "s1"
     assert run["xcoms"]["evaluate_candidate"]["student"]["test"] == {"ndcg_at_10": 0.55}
     calls = [_script_and_args(a) for a in _calls(fast_runs["work"] / "student_worse.log")]
+    assert ["spark_jobs/train_student.py", "--no-progress", "--no-promote", "--json"] in calls
     assert ["spark_jobs/evaluate.py", "--student", "s1", "--json"] in calls
     assert ["spark_jobs/evaluate.py", "--student", "s2", "--json"] in calls
 
@@ -347,6 +349,7 @@ features:
     window_days: 30
 validation:
   label_distribution_tolerance: 1.0
+  argmax_distribution_tolerance: 1.0
 """
 
 

@@ -182,7 +182,9 @@ def test_teacher_scores_good_day_passes_and_a_one_class_teacher_fails(spark, tab
 
     good = validate_table(tables, dq_config, "labels/teacher_scores", "2026-11-23", publish=False)
     assert good.success, good.message()
-    assert good.reference["label_tv_distance"] == {"t1": 0.0}
+    assert good.reference["argmax_label_tv_distance"] == {"t1": 0.0}
+    # soft shares 0.05 + 0.75 * human share: TV = 1/2 * sum |0.05 - 0.25 * share| = 0.025
+    assert good.reference["label_tv_distance"]["t1"] == pytest.approx(0.025, abs=1e-5)
 
     # The collapsed teacher: L5 for everything (and probabilities that do not sum to 1 on one row).
     def collapsed(i: int, label: int) -> list[float]:
@@ -194,14 +196,19 @@ def test_teacher_scores_good_day_passes_and_a_one_class_teacher_fails(spark, tab
     bad = validate_table(tables, dq_config, "labels/teacher_scores", "2026-11-23", publish=False)
     assert failed(bad) == {
         ("expect_column_max_to_be_between", "label_tv_distance_vs_human"),
+        ("expect_column_max_to_be_between", "argmax_label_tv_distance_vs_human"),
         ("expect_column_max_to_be_between", "expected_relevance_mean_drift"),
         ("expect_column_values_to_be_between", "probs_sum"),  # row 0 sums to 1.1
         ("expect_column_values_to_be_between", "expected_relevance"),  # row 0: 0.2 * 4 + 0.9 * 5 = 5.3
     }
-    tv = result(bad, "expect_column_max_to_be_between", "label_tv_distance_vs_human")
+    tv = result(bad, "expect_column_max_to_be_between", "argmax_label_tv_distance_vs_human")
     # human shares (0.1, 0.2, 0.3, 0.2, 0.2) vs all-L5: (0.1 + 0.2 + 0.3 + 0.2 + 0.8) / 2
     assert tv.observed == pytest.approx(0.8)
     assert "L5 100%" in tv.notes
+    soft = result(bad, "expect_column_max_to_be_between", "label_tv_distance_vs_human")
+    # mean probs (0, 0, 0, (0.2 + 29 * 0.1) / 30, 0.9) vs the human shares
+    assert soft.observed == pytest.approx(0.5 * (0.1 + 0.2 + 0.3 + (0.2 - 3.1 / 30) + 0.7))
+    assert "L5 90%" in soft.notes
     drift = result(bad, "expect_column_max_to_be_between", "expected_relevance_mean_drift")
     mean_good = 0.75 + 0.75 * 3.2  # E = 0.05 * 15 + 0.75 * label, mean human label 3.2
     mean_bad = (5.3 + 29 * 4.9) / 30

@@ -248,3 +248,16 @@ def test_student_train_saves_exports_evaluates_and_runs_the_scaling_experiment(s
 
     model = load_student(version)
     assert abs(OnnxStudent(version).predict(encode(rows, model.spec)) - predict_proba(model, encode(rows, model.spec))).max() < 1e-5
+
+
+def test_embed_texts_sorts_by_length_but_returns_vectors_in_input_order():
+    import numpy as np
+
+    from modeling.embedder import embed_texts
+
+    texts = ["a long description of a green velvet armchair for the living room", "lamp", None, "red shoes"]
+    batched = embed_texts(texts, batch_size=2, max_length=32)
+    alone = np.stack([embed_texts([t], batch_size=1, max_length=32)[0] for t in texts])
+    np.testing.assert_allclose(batched, alone, atol=1e-5)
+    assert np.allclose(np.linalg.norm(batched, axis=1), 1.0, atol=1e-5)
+    assert not np.allclose(batched[0], batched[1])

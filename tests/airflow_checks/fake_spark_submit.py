@@ -9,7 +9,8 @@ runs in the end-to-end test. Behaviour comes from the environment:
 - FAKE_LOG: file that gets one JSON line per call: {"argv": [...]}.
 - FAKE_FAIL: comma-separated substrings; a call whose arguments contain one exits 1.
 - FAKE_NDCG: JSON {student version: ndcg_at_10} answered by `evaluate --student V --json`.
-- FAKE_NEW_VERSION: version that `train_student --json` reports (its directory is created).
+- FAKE_NEW_VERSION: version that `train_student --json` reports (its directory is created, and
+  `current` moves to it unless `--no-promote`, as the real job does).
 - FAKE_NEW_LABELS: count that `new_labels.py --json` reports.
 - FAKE_CAPTIONS_OFF: when set, `caption_pins --json` reports {"status": "off"} like the job without a model.
 """
@@ -44,6 +45,8 @@ def main() -> int:
         student = Path(_value(argv, "--warehouse") or ".") / "models" / "student" / version
         student.mkdir(parents=True, exist_ok=True)
         (student / "student.safetensors").write_bytes(b"")
+        if "--no-promote" not in argv:
+            (student.parent / "current").write_text(version + "\n")
         result = {"version": version, "rows": 10}
     elif script.endswith("evaluate.py"):
         version = _value(argv, "--student")
