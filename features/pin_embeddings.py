@@ -38,11 +38,17 @@ def text_embeddings(
     whose text hash is unchanged keeps its vector instead of being re-embedded.
     """
     hashed = texts.select("pin_id", "text", F.sha2(F.coalesce(F.col("text"), F.lit("")), 256).alias("text_sha256"))
+    # Adaptive execution folds a few thousand short texts into one partition, and one task
+    # embeds on one core; an explicit repartition (which AQE keeps) spreads the model work
+    # over every core Spark has.
+    parallelism = texts.sparkSession.sparkContext.defaultParallelism
     if previous is None:
-        return hashed.select("pin_id", "text_sha256", embed(F.col("text")).alias("text_embedding"))
+        return hashed.repartition(parallelism).select(
+            "pin_id", "text_sha256", embed(F.col("text")).alias("text_embedding")
+        )
     prev = previous.select("pin_id", "text_sha256", "text_embedding").dropDuplicates(["pin_id", "text_sha256"])
     reused = hashed.join(prev, ["pin_id", "text_sha256"], "inner").select("pin_id", "text_sha256", "text_embedding")
-    fresh = hashed.join(prev, ["pin_id", "text_sha256"], "left_anti").select(
+    fresh = hashed.join(prev, ["pin_id", "text_sha256"], "left_anti").repartition(parallelism).select(
         "pin_id", "text_sha256", embed(F.col("text")).alias("text_embedding")
     )
     return reused.unionByName(fresh)

@@ -38,7 +38,7 @@ SCALES: dict[str, Scale] = {
               impression_searches=300, link_visit_rate=0.8),
         Scale("small", pins=4_000, queries=1_000, users=2_000, boards_per_user=2.0, board_pins=40_000,
               history_searches=30_000, results_per_search=8, active_days=200, label_searches=700,
-              impression_searches=1_600, link_visit_rate=0.6),
+              impression_searches=1_400, link_visit_rate=0.6),
         Scale("medium", pins=40_000, queries=10_000, users=20_000, boards_per_user=2.0, board_pins=400_000,
               history_searches=300_000, results_per_search=8, active_days=None, label_searches=4_000,
               impression_searches=36_000, link_visit_rate=0.6),
