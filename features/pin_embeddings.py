@@ -6,12 +6,15 @@ text's SHA-256 is kept), so a daily run embeds one day's changes, not the
 catalogue. The graph embedding is the PinSage analogue: implicit-feedback ALS
 over the pin x board co-curation matrix (a pin saved to a board is a 1), whose
 item factors place pins that share boards close together. Pins on no board
-get a zero vector, which the student reads as "no graph signal".
+get a zero vector, which the student reads as "no graph signal". The graph is
+refitted every `graph_refresh_days`; the snapshots in between reuse the last
+fit, and `graph_as_of` says which fit a row's vector comes from.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+import datetime as dt
+from typing import Callable, Iterable
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
@@ -86,15 +89,27 @@ def graph_embeddings(
     return pins.join(factors, "pin_idx").select("pin_id", "graph_embedding")
 
 
+def reusable_graph_as_of(fits: Iterable[str], as_of: str, refresh_days: int) -> str | None:
+    """The ALS fit a snapshot may reuse: the newest fit on or before as_of, younger than refresh_days.
+
+    None means fit the graph anew for this snapshot. A fit is never reused
+    backwards in time (a later graph would leak saves from after as_of).
+    """
+    day = dt.date.fromisoformat(as_of)
+    usable = [f for f in fits if f <= as_of and (day - dt.date.fromisoformat(f)).days < refresh_days]
+    return max(usable) if usable else None
+
+
 def assemble_pin_embeddings(
-    text_emb: DataFrame, graph_emb: DataFrame, as_of: str, graph_dim: int
+    text_emb: DataFrame, graph_emb: DataFrame, as_of: str, graph_dim: int, graph_as_of: str | None = None
 ) -> DataFrame:
     """One features/pin_embeddings partition: every pin with text; zero graph vector when off-graph."""
     zeros = F.array_repeat(F.lit(0.0).cast("float"), graph_dim)
-    return text_emb.join(graph_emb, "pin_id", "left").select(
+    return text_emb.join(graph_emb.select("pin_id", "graph_embedding"), "pin_id", "left").select(
         "pin_id",
         F.lit(as_of).alias("as_of"),
         "text_sha256",
         "text_embedding",
         F.coalesce(F.col("graph_embedding"), zeros).alias("graph_embedding"),
+        F.lit(graph_as_of or as_of).alias("graph_as_of"),
     )

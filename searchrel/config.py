@@ -230,6 +230,10 @@ class StudentConfig(Section):
     als_iterations: int = Field(default=10, ge=1)
     als_reg: float = Field(default=0.05, ge=0)
     als_alpha: float = Field(default=10.0, gt=0)
+    # The co-curation graph moves slowly: an ALS fit is reused by the snapshots of
+    # the next N-1 days (0 refits for every snapshot), the way graph embeddings are
+    # refreshed weekly in production rather than with every day's pin text.
+    graph_refresh_days: int = Field(default=7, ge=0)
     # Also train the same student on human labels only (the baseline it must beat).
     train_human_baseline: bool = True
     # Teacher-labelled training rows as multiples of the human-labelled count.

@@ -6,7 +6,8 @@ Three stages, each idempotent and each costing what the new data costs:
    the days plus human-labelled queries); existing queries are not re-embedded.
 2. features/pin_embeddings: one as_of partition per pin_text snapshot in the
    range (plus the newest one before it when missing); text embeddings are
-   reused for pins whose text hash did not change; ALS graph embedding per as_of.
+   reused for pins whose text hash did not change; the ALS graph embedding is
+   refitted every student.graph_refresh_days and reused in between.
 3. features/student_examples: per ds, that day's impressions (source
    `impression`, replaceWhere ds = D AND source = impression), then every
    human-labelled pair up to the last day (source `human_label`), with
@@ -101,14 +102,32 @@ def _snapshots_to_build(ctx: runner.JobContext, pin_text: DataFrame) -> list[str
     return wanted
 
 
+def _graph_fits(table: DataFrame | None) -> set[str]:
+    """as_of dates whose ALS graph was fitted (not reused), from the table written so far."""
+    if table is None:
+        return set()
+    if "graph_as_of" not in table.columns:  # written before graphs were reused: every snapshot is a fit
+        return {r[0] for r in table.select("as_of").distinct().collect()}
+    # Partitions written before the column existed read it as null: those were fits too.
+    fitted = F.coalesce(F.col("graph_as_of"), F.col("as_of"))
+    return {r[0] for r in table.select(fitted).distinct().collect()}
+
+
 def build_pin_embeddings(ctx: runner.JobContext, pin_text: DataFrame) -> list[str]:
-    """Write features/pin_embeddings partitions for the pin_text snapshots of the range."""
-    from features.pin_embeddings import assemble_pin_embeddings, graph_embeddings, latest_text, text_embeddings
+    """Write features/pin_embeddings partitions for the pin_text snapshots of the range.
+
+    The ALS graph is fitted at most once per `student.graph_refresh_days`; the
+    snapshots in between copy the last fit's vectors (pins new since then get the
+    zero vector until the next fit), which is most of this stage's cost saved on
+    a daily run.
+    """
+    from features.pin_embeddings import assemble_pin_embeddings, graph_embeddings, latest_text
+    from features.pin_embeddings import reusable_graph_as_of, text_embeddings
 
     s = ctx.config.student
     done = []
     for as_of in _snapshots_to_build(ctx, pin_text):
-        previous = None
+        previous, table = None, None
         if ctx.tables.exists(PIN_EMBEDDINGS):
             table = ctx.tables.read(PIN_EMBEDDINGS)
             last = table.where(F.col("as_of") < as_of).agg(F.max("as_of")).collect()[0][0]
@@ -116,13 +135,19 @@ def build_pin_embeddings(ctx: runner.JobContext, pin_text: DataFrame) -> list[st
             previous = table.where(F.col("as_of").isin(keep)).persist()
         texts = latest_text(pin_text, as_of)
         text_emb = text_embeddings(texts, previous, _embed(ctx))
-        graph = graph_embeddings(
-            ctx.tables.read("raw/board_pins"), as_of, s.graph_embedding_dim, s.als_iterations, s.als_reg,
-            s.als_alpha, s.seed,
-        )
-        out = assemble_pin_embeddings(text_emb, graph, as_of, s.graph_embedding_dim).persist()
+        fits = _graph_fits(table) - {as_of}  # rebuilding a fit snapshot refits it
+        reuse = reusable_graph_as_of(fits, as_of, s.graph_refresh_days)
+        if reuse is None:
+            graph = graph_embeddings(
+                ctx.tables.read("raw/board_pins"), as_of, s.graph_embedding_dim, s.als_iterations, s.als_reg,
+                s.als_alpha, s.seed,
+            )
+        else:
+            graph = table.where(F.col("as_of") == reuse).select("pin_id", "graph_embedding")
+            log.info("pin_embeddings as_of %s: graph reused from the %s fit", as_of, reuse)
+        out = assemble_pin_embeddings(text_emb, graph, as_of, s.graph_embedding_dim, reuse or as_of).persist()
         n = out.count()
-        ctx.tables.replace_range(PIN_EMBEDDINGS, out, as_of, as_of, col="as_of")
+        ctx.tables.replace_range(PIN_EMBEDDINGS, out, as_of, as_of, col="as_of", merge_schema=True)
         out.unpersist()
         if previous is not None:
             previous.unpersist()
@@ -177,7 +202,7 @@ def _write_examples(
     ctx.tables.replace_range(EXAMPLES, good, first, last, extra_predicate=f"source = '{source}'")
     bad = bad.persist()
     quarantined = bad.count()  # Tables.quarantine's own count is per run, and this run writes two sources
-    ctx.tables.quarantine(EXAMPLES, bad, f"{JOB}/{source}", ctx.run_id, first, last)
+    ctx.tables.quarantine(EXAMPLES, bad, f"{JOB}/{source}", ctx.run_id, first, last, known_count=quarantined)
     reconcile(JOB, f"{EXAMPLES} ({source}, {first}..{last})", rows_in, written, quarantined)
     with_teacher = good.where(F.col("teacher_probs").isNotNull()).count()
     for frame in (good, bad, base, daily, pin_tokens):

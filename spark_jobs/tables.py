@@ -97,12 +97,14 @@ class Tables:
         col: str = "ds",
         partition_by: Sequence[str] | None = None,
         extra_predicate: str | None = None,
+        merge_schema: bool = False,
     ) -> None:
         """Replace exactly the partitions in [start, end] with `df`, atomically.
 
         Running it twice with the same input leaves the same rows. Delta refuses
         the write if `df` holds a row outside the range, so a job cannot clobber
-        partitions it does not own.
+        partitions it does not own. `merge_schema` lets a write add columns to an
+        existing table (older partitions read them as null).
         """
         predicate = ds_predicate(start, end, col)
         if extra_predicate:
@@ -112,6 +114,8 @@ class Tables:
             # Delta checks replaceWhere against existing tables only; hold a new one to the same rule.
             raise ValueError(f"{name}: rows outside replaceWhere range ({predicate}) would be written")
         writer = df.write.format("delta").mode("overwrite").option("replaceWhere", predicate)
+        if merge_schema:
+            writer = writer.option("mergeSchema", "true")
         if parts:
             writer = writer.partitionBy(*parts)
         writer.save(self.path(name))
@@ -150,15 +154,28 @@ class Tables:
         start: str,
         end: str | None = None,
         ds_col: str | None = "ds",
+        known_count: int | None = None,
     ) -> int:
         """Write rejected rows (with a `reason` column) to quarantine/<layer>_<name>.
 
         The rejected row is kept whole as JSON. Earlier quarantine rows of the same
         job and date range are replaced, so reruns do not pile up duplicates.
         Returns the number of rows quarantined.
+
+        `known_count` is the caller's own count of `rejected` when it has one. A
+        clean run (0) with no earlier quarantine rows for this job and range has
+        nothing to replace, so it costs a lookup instead of a Delta commit: most
+        daily runs of a job are clean, and each commit is seconds of fixed cost.
         """
         if "reason" not in rejected.columns:
             raise ValueError("rejected rows need a 'reason' column")
+        qname = quarantine_name(table)
+        if known_count == 0 and (
+            not self.exists(qname)
+            or self.read_range(qname, start, end).where(F.col("job") == job).limit(1).count() == 0
+        ):
+            log.info("%s: nothing to quarantine for %s (%s .. %s)", qname, job, start, end or start)
+            return 0
         payload = [c for c in rejected.columns if c != "reason"]
         ds_value = (
             F.coalesce(F.col(ds_col).cast("string"), F.lit(start))
@@ -173,7 +190,6 @@ class Tables:
             F.lit(run_id).alias("run_id"),
             F.current_timestamp().alias("quarantined_at"),
         ).withColumn("ds", F.when(F.col("ds").between(start, end or start), F.col("ds")).otherwise(F.lit(start)))
-        qname = quarantine_name(table)
         self.replace_range(qname, out, start, end, extra_predicate=f"job = '{job}'")
         n = self.read_range(qname, start, end).where(F.col("run_id") == run_id).count()
         return n

@@ -347,6 +347,8 @@ features:
     window_days: 30
   link_text:
     window_days: 30
+student:
+  als_iterations: 3
 validation:
   label_distribution_tolerance: 1.0
   argmax_distribution_tolerance: 1.0
@@ -354,8 +356,12 @@ validation:
 
 
 @pytest.fixture(scope="module")
-def daily_world(spark, tmp_path_factory) -> tuple[Path, Path]:
-    """(warehouse, config file): the tiny simulated world and a tiny random teacher as `current`."""
+def daily_world(spark, tmp_path_factory) -> tuple[Path, Path, Path]:
+    """(warehouse, config file, spark-submit properties): the tiny world, a tiny random teacher as `current`.
+
+    The properties are the local ones with the test JVM's flags (conftest.SHORT_LIVED_JVM),
+    the way a deployment points SEARCHREL_SPARK_CONF at its own file.
+    """
     missing = [job for job in DAILY_JOBS if not (REPO / "spark_jobs" / f"{job}.py").exists()]
     if missing:
         pytest.skip(f"job modules not written yet: {', '.join(missing)}")
@@ -370,6 +376,12 @@ def daily_world(spark, tmp_path_factory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("daily")
     config_file = root / "searchrel.yaml"
     config_file.write_text(E2E_CONFIG)
+    from conftest import SHORT_LIVED_JVM
+
+    properties = root / "spark-submit.conf"
+    properties.write_text("\n".join(
+        f"spark.driver.extraJavaOptions {SHORT_LIVED_JVM}" if line.startswith("spark.driver.extraJavaOptions") else line
+        for line in (REPO / "conf" / "spark-submit.local.conf").read_text().splitlines()) + "\n")
     warehouse = root / "wh"
     config = load_config(config_file, overrides={"warehouse": str(warehouse)}, environ={})
     write_world(Tables(spark, str(warehouse)), config.simulation, "tiny", config.simulation.seed)
@@ -382,14 +394,15 @@ def daily_world(spark, tmp_path_factory) -> tuple[Path, Path]:
         model.head[-1].weight.mul_(40.0)
     save_teacher(model, tokenizer, {"version": "t1"}, models / "teacher" / "t1")
     set_current(models, "t1")
-    return warehouse, config_file
+    return warehouse, config_file, properties
 
 
 @pytest.mark.spark
 @pytest.mark.slow
 def test_daily_dag_runs_end_to_end_on_the_tiny_world(airflow_env, daily_world, spark):
-    warehouse, config_file = daily_world
-    env = {**airflow_env, **NO_RETRIES, "SEARCHREL_WAREHOUSE": str(warehouse), "SEARCHREL_CONFIG": str(config_file)}
+    warehouse, config_file, properties = daily_world
+    env = {**airflow_env, **NO_RETRIES, "SEARCHREL_WAREHOUSE": str(warehouse), "SEARCHREL_CONFIG": str(config_file),
+           "SEARCHREL_SPARK_CONF": str(properties)}
     run = _report(env, "run", "searchrel_daily", DAY, timeout=1500)
     assert run["state"] == "success", run["tasks"]
     assert run["tasks"]["validate_caption_pins"] == "skipped"  # captions.model is null by default

@@ -133,3 +133,23 @@ def test_quarantine_counts_reconcile_and_reruns_do_not_duplicate(spark, tables):
     assert '"user_id":"u3"' in q.where("reason = 'null pin_id'").first().row
     with pytest.raises(ReconciliationError, match="rows in 4 != written 1"):
         reconcile("test", "raw/search_events", 4, 1, 2)
+
+
+@pytest.mark.spark
+def test_a_clean_run_skips_the_quarantine_commit_but_still_clears_earlier_rows(spark, tables):
+    schema = "pin_id string, ds string, reason string"
+    none = spark.createDataFrame([], schema)
+    assert tables.quarantine("raw/pins", none, job="j", run_id="r1", start="2026-01-01", known_count=0) == 0
+    assert not tables.exists("quarantine/raw_pins")  # nothing written, nothing to replace: no commit
+
+    bad = spark.createDataFrame([(None, "2026-01-01", "null pin_id")], schema)
+    assert tables.quarantine("raw/pins", bad, job="j", run_id="r2", start="2026-01-01", known_count=1) == 1
+    other_job = spark.createDataFrame([(None, "2026-01-01", "null pin_id")], schema)
+    tables.quarantine("raw/pins", other_job, job="k", run_id="r3", start="2026-01-01")
+    # A clean rerun of job j must remove j's earlier rows (a fixed input leaves no stale rejects) …
+    assert tables.quarantine("raw/pins", none, job="j", run_id="r4", start="2026-01-01", known_count=0) == 0
+    assert [r.job for r in tables.read("quarantine/raw_pins").collect()] == ["k"]
+    # … and once they are gone, further clean runs commit nothing.
+    version = tables.version("quarantine/raw_pins")
+    tables.quarantine("raw/pins", none, job="j", run_id="r5", start="2026-01-01", known_count=0)
+    assert tables.version("quarantine/raw_pins") == version

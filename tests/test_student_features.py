@@ -69,6 +69,19 @@ DS = "2026-11-23"
 AS_OF = "2026-11-22"
 
 
+def test_graph_fit_is_reused_within_the_refresh_period_and_never_backwards():
+    from features.pin_embeddings import reusable_graph_as_of
+
+    fits = ["2026-11-01", "2026-11-10"]
+    assert reusable_graph_as_of(fits, "2026-11-10", 7) == "2026-11-10"  # its own fit
+    assert reusable_graph_as_of(fits, "2026-11-16", 7) == "2026-11-10"  # 6 days on: reused
+    assert reusable_graph_as_of(fits, "2026-11-17", 7) is None  # 7 days on: refit
+    assert reusable_graph_as_of(fits, "2026-11-05", 7) == "2026-11-01"  # the newest fit not after as_of
+    assert reusable_graph_as_of(fits, "2026-10-31", 7) is None  # a later graph would leak future saves
+    assert reusable_graph_as_of(fits, "2026-11-10", 0) is None  # 0: refit every snapshot
+    assert reusable_graph_as_of([], "2026-11-10", 7) is None
+
+
 def _write_world(spark, tables) -> None:
     parts = "struct<title: string, description: string>"
     pin_text = [
@@ -190,6 +203,7 @@ def test_student_features_job_writes_documented_rows_and_quarantines_the_rest(st
     assert 0.0 <= qf["red chair"].shopping_intent <= 1.0
     emb = tables.read("features/pin_embeddings")
     assert emb.select("as_of").distinct().collect()[0].as_of == AS_OF and emb.count() == 4
+    assert {r.graph_as_of for r in emb.collect()} == {AS_OF}  # the first snapshot fits its own graph
 
 
 @pytest.mark.slow
