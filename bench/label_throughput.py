@@ -20,7 +20,9 @@ rows/s depend on the machine and on what else runs on it.
 The teacher is the trained `current` one under the warehouse when there is one, else the
 real all-MiniLM-L6-v2 architecture with a freshly built head (fine for throughput).
 Impressions are Home Depot search terms (shared/data/homedepot) with pin texts rendered by
-the v1 template from the product title plus a description and searches of varying length.
+the v1 template from the product title plus a description and searches of varying length;
+`--from-warehouse W` takes instead the impressions of a pipeline warehouse (e.g. the demo's
+`warehouse/`), its pin texts as the job reads them, and its trained `current` teacher.
 """
 
 from __future__ import annotations
@@ -72,6 +74,29 @@ def bench_rows(n: int, seed: int = 0) -> tuple[list[str], list[str]]:
         queries.append(query)
         texts.append(render_pin_text(parts))
     return queries, texts
+
+
+def warehouse_rows(spark, source: Path, n: int) -> tuple[list[str], list[str], str]:
+    """N (query, pin text) pairs of a real warehouse's impressions, with its `current` teacher.
+
+    The pin text is each pin's newest features/pin_text as of the last impression day, as the job
+    reads it, so the length spread is the pipeline's own rather than the Home Depot stand-in's.
+    """
+    from pyspark.sql import functions as F
+
+    from features.pin_embeddings import latest_text
+    from modeling.cross_encoder import resolve_teacher_dir
+    from searchrel.config import load_config
+    from spark_jobs.tables import Tables
+
+    config = load_config(overrides={"warehouse": str(source)})
+    tables = Tables(spark, str(source))
+    impressions = tables.read("raw/impressions")
+    day = impressions.agg(F.max(F.col("ds").cast("string"))).first()[0]
+    texts = latest_text(tables.read("features/pin_text").withColumn("as_of", F.col("as_of").cast("string")), day)
+    rows = (impressions.join(texts, "pin_id")
+            .select("query", "text").orderBy(F.xxhash64("query", "text")).limit(n).collect())
+    return [r["query"] for r in rows], [r["text"] for r in rows], str(resolve_teacher_dir(config.models_path, "current"))
 
 
 def teacher_for_bench(config, warehouse: Path) -> str:
@@ -166,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--micro-batch", type=int, default=None, help="default labelling.micro_batch_size")
     parser.add_argument("--repeat", type=int, default=1, help="repeat each measurement, keep the best")
     parser.add_argument("--skip", default="", help="comma list of a,b,c to skip")
+    parser.add_argument("--from-warehouse", help="take the pairs and the current teacher from this warehouse "
+                        "(e.g. the demo's small world) instead of the Home Depot stand-in")
     args = parser.parse_args(argv)
 
     from spark_jobs.runner import configure_logging
@@ -183,8 +210,11 @@ def main(argv: list[str] | None = None) -> int:
     micro_batch = args.micro_batch or config.labelling.micro_batch_size
     spark = get_spark(config)
     tables = tables_for(spark, str(warehouse))
-    teacher_dir = teacher_for_bench(config, warehouse)
-    queries, texts = bench_rows(args.rows)
+    if args.from_warehouse:
+        queries, texts, teacher_dir = warehouse_rows(spark, Path(args.from_warehouse).resolve(), args.rows)
+    else:
+        teacher_dir = teacher_for_bench(config, warehouse)
+        queries, texts = bench_rows(args.rows)
     n = len(queries)
     impressions = spark.createDataFrame(
         [(q, f"p{i}", DS, 1, "en") for i, q in enumerate(queries)],
