@@ -20,6 +20,8 @@ training split is subsampled (`--max-train-rows`); test and validation splits ar
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
 import sys
@@ -67,9 +69,6 @@ def main(argv: list[str] | None = None) -> int:
     for split in args.splits.split(","):
         out = warehouse / f"teacher_{split}.json"
         t0 = time.perf_counter()
-        import contextlib
-        import io
-
         buffer = io.StringIO()
         with contextlib.redirect_stdout(buffer):
             code = searchrel(["teacher-train", "--split", split, "--version", f"hd_{split}", "--no-promote",

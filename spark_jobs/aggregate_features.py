@@ -47,7 +47,8 @@ def _clean(ctx: runner.JobContext, table: str, df: DataFrame, rules, start: str,
     flagged = F.lit(False)
     for _, rule in rules:
         flagged = flagged | F.coalesce(rule, F.lit(False))
-    # One scan for both counts; the quarantined count is read back from the quarantine table.
+    # One scan for both counts; the quarantined count is read back from the quarantine table
+    # (a clean run, known to have 0, skips the quarantine commit).
     counts = df.agg(F.count(F.lit(1)).alias("n"), F.count(F.when(flagged, 1)).alias("bad")).first()
     n_bad = ctx.tables.quarantine(table, bad, JOB, ctx.run_id, start, end, ds_col=ds_col, known_count=counts["bad"])
     reconcile(JOB, table, counts["n"], counts["n"] - counts["bad"], n_bad)
