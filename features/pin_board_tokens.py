@@ -48,3 +48,8 @@ def pin_board_tokens(board_pins: DataFrame, start: str, end: str, top_k: int, mi
     )
     weighted = per_day.groupBy("pin_id", "as_of", "token").agg(F.count(F.lit(1)).cast("double").alias("weight"))
     return top_k_array(weighted, ["pin_id", "as_of"], "token", "weight", top_k).select("pin_id", "as_of", "tokens")
+
+
+def pins_saved_on(board_pins: DataFrame, ds: str) -> DataFrame:
+    """The pins (pin_id) with a save on `ds`: the only ones whose board tokens can change that day."""
+    return board_pins.where(F.col("saved_ds") == ds).select("pin_id").distinct()

@@ -50,15 +50,22 @@ def link_text_partials(visits: DataFrame, min_dwell_s: float, max_chars: int) ->
     )
 
 
-def pin_link_text_as_of(partials: DataFrame, start: str, end: str, window_days: int, max_items: int) -> DataFrame:
-    """Daily partials -> (pin_id, as_of, link_titles array<string>, link_descriptions array<string>)."""
-    windowed = (
+KEYS = ("pin_id", "field", "text_key", "text")
+
+
+def link_text_window(partials: DataFrame, start: str, end: str, window_days: int) -> DataFrame:
+    """Daily partials -> (pin_id, field, text_key, text, n, as_of): visits in the window of each as_of."""
+    return (
         explode_to_as_of(partials, start, end, window_days)
-        .groupBy("pin_id", "as_of", "field", "text_key", "text")
+        .groupBy(*KEYS, "as_of")
         .agg(F.sum("n").alias("n"))
     )
+
+
+def top_link_text(window_counts: DataFrame, max_items: int) -> DataFrame:
+    """Window counts -> (pin_id, as_of, link_titles array<string>, link_descriptions array<string>)."""
     # One entry per normalised text: total visits, shown in its most frequent spelling.
-    per_key = windowed.groupBy("pin_id", "as_of", "field", "text_key").agg(
+    per_key = window_counts.groupBy("pin_id", "as_of", "field", "text_key").agg(
         F.sum("n").alias("n"),
         F.sort_array(F.collect_list(F.struct((-F.col("n")).alias("neg"), F.col("text").alias("text"))))[0]["text"].alias("text"),
     )
@@ -79,3 +86,8 @@ def pin_link_text_as_of(partials: DataFrame, start: str, end: str, window_days: 
             F.coalesce(F.col("description"), empty).alias("link_descriptions"),
         )
     )
+
+
+def pin_link_text_as_of(partials: DataFrame, start: str, end: str, window_days: int, max_items: int) -> DataFrame:
+    """Daily partials -> (pin_id, as_of, link_titles array<string>, link_descriptions array<string>)."""
+    return top_link_text(link_text_window(partials, start, end, window_days), max_items)

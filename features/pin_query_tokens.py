@@ -86,15 +86,25 @@ def query_token_partials(
     )
 
 
-def query_tokens_as_of(partials: DataFrame, start: str, end: str, window_days: int, top_k: int) -> DataFrame:
-    """Daily partials -> (pin_id, as_of, tokens array<struct<token, weight>>) for each as_of in [start, end].
+def query_token_window(partials: DataFrame, start: str, end: str, window_days: int) -> DataFrame:
+    """Daily partials -> (pin_id, token, weight, as_of): the window sums of every as_of in [start, end].
 
     `partials` must hold every day of [start - window_days + 1, end]; rows
-    outside are ignored. Tokens are ordered by weight, ties alphabetically.
+    outside are ignored. This is also the state a daily run rolls forward
+    (features.windows.roll_window).
     """
-    windowed = (
+    return (
         explode_to_as_of(partials, start, end, window_days)
-        .groupBy("pin_id", "as_of", "token")
+        .groupBy("pin_id", "token", "as_of")
         .agg(F.round(F.sum("weight"), WEIGHT_DECIMALS).alias("weight"))
     )
-    return top_k_array(windowed, ["pin_id", "as_of"], "token", "weight", top_k).select("pin_id", "as_of", "tokens")
+
+
+def top_query_tokens(window_sums: DataFrame, top_k: int) -> DataFrame:
+    """Window sums -> (pin_id, as_of, tokens array<struct<token, weight>>); by weight, ties alphabetically."""
+    return top_k_array(window_sums, ["pin_id", "as_of"], "token", "weight", top_k).select("pin_id", "as_of", "tokens")
+
+
+def query_tokens_as_of(partials: DataFrame, start: str, end: str, window_days: int, top_k: int) -> DataFrame:
+    """Daily partials -> (pin_id, as_of, tokens array<struct<token, weight>>) for each as_of in [start, end]."""
+    return top_query_tokens(query_token_window(partials, start, end, window_days), top_k)

@@ -142,11 +142,12 @@ def build_student_examples(
     base: (query, pin_id, ds, source); teacher: `latest_teacher_scores` keyed by
     (query, pin_id, ds) or (query, pin_id); human: `human_label_pairs`;
     daily_engagement: `interactions.daily_engagement` over the window before the
-    base's days; corpus: BM25 statistics of the pin text of the day; tokenize:
+    base's days; corpus: BM25 statistics of the pin text of the day (with
+    `corpus.by` columns, base carries them: one corpus per corpus day); tokenize:
     the shared tokenizer's Spark column function.
     """
     by_key = Window.partitionBy("query", "pin_id", "ds", "source").orderBy(F.col("query"))
-    base = base.select("query", "pin_id", F.col("ds").cast("string").alias("ds"), "source").withColumn(
+    base = base.select("query", "pin_id", F.col("ds").cast("string").alias("ds"), "source", *corpus.by).withColumn(
         "__dup", F.row_number().over(by_key) > 1
     )
     pin_days = base.select("pin_id", "ds").distinct()
@@ -195,14 +196,14 @@ def build_student_examples(
     query_tokens = tokenize(F.col("query"), F.col("query_lang"))
     good = good.withColumn("query_tokens", query_tokens)
     bm25 = bm25_scores(
-        good.select("query", "pin_id", "query_tokens"), corpus, settings.bm25_k1, settings.bm25_b
+        good.select("query", "pin_id", *corpus.by, "query_tokens"), corpus, settings.bm25_k1, settings.bm25_b
     )
     engagement = engagement_features(
         good.select(*KEY), daily_engagement, settings.engagement_window_days, settings.engagement_prior,
         settings.engagement_prior_strength,
     )
     out = (
-        good.join(bm25, ["query", "pin_id"], "left")
+        good.join(bm25, ["query", "pin_id", *corpus.by], "left")
         .join(engagement, list(KEY), "left")
         .select(
             "query",

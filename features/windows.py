@@ -6,7 +6,9 @@ W = 730 an event on D-730 no longer counts, one on D-729 does).
 
 Keeping per-day partial sums makes the features incremental: a daily run adds
 one day of partials and re-sums the window's partials, never the raw events
-behind them, and a backfill of N days computes N days of partials.
+behind them, and a backfill of N days computes N days of partials. With
+yesterday's snapshot at hand it re-sums only the pins that day touched
+(`carry_forward`).
 """
 
 from __future__ import annotations
@@ -66,3 +68,18 @@ def top_k_array(
     return df.groupBy(*group_cols).agg(
         F.transform(top, lambda s: F.struct(s["item"].alias(item_col), (-s["neg"]).alias(weight_col))).alias(out_col)
     )
+
+
+def carry_forward(previous: DataFrame, fresh: DataFrame, touched: DataFrame, as_of: str, key: str = "pin_id") -> DataFrame:
+    """Snapshot of D: yesterday's rows for the keys nothing touched, the recomputed rows for the rest.
+
+    A pin with no partial on the day entering the window (D) or the day leaving
+    it (D-W) has the same window sums, hence the same snapshot row, as the day
+    before; only the touched pins need their window re-summed, which is what
+    makes a daily run cost a day of events plus a filtered scan of the
+    partials instead of a full re-sum. A touched pin missing from `fresh`
+    (everything left its window) is gone.
+    """
+    cols = fresh.columns
+    kept = previous.join(F.broadcast(touched.select(key).distinct()), key, "left_anti").withColumn("as_of", F.lit(as_of))
+    return kept.select(*cols).unionByName(fresh.select(*cols))

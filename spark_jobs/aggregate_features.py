@@ -1,28 +1,43 @@
 """`searchrel aggregate --ds D | --start S --end E`: query tokens, board tokens and link text per as_of.
 
-Incremental by day. The daily partials of query tokens and link text
-(features/pin_query_token_daily, features/pin_link_text_daily) are recomputed
-from raw events for the dates asked for only; days of the trailing window that
-no run has processed yet (features/pin_feature_days records the processed
-days) are computed first, from the earliest missing one, so a fresh warehouse
-pays for its window once and every later daily run reads one day of raw events.
-`--full` recomputes the partials of the whole window from raw events.
+Incremental by day, in two layers:
 
-Every write replaces exactly its own partitions, so reruns leave the same tables.
+* Daily partials of query tokens and link text (features/pin_query_token_daily,
+  features/pin_link_text_daily) are recomputed from raw events for the dates
+  asked for only; days of the trailing window that no run has processed yet
+  (features/pin_feature_days records the processed days) are computed first,
+  from the earliest missing one, so a fresh warehouse pays for its window once.
+* Snapshots: a daily run for D whose D-1 snapshot exists re-sums the window
+  only for the pins with a partial on the day entering (D) or the day leaving
+  (D-W) the window, and copies D-1's row for every other pin
+  (features.windows.carry_forward). A range, a first run or `--full` re-sums
+  the window's partials for every pin; both give the same tables (tests
+  compare them).
+
+`--full` recomputes the partials of the whole window from raw events and every
+snapshot from them. Every write replaces exactly its own partitions, so reruns
+leave the same tables; each is one Delta commit, so a killed run leaves every
+table as it was or with whole new partitions, and its rerun redoes the rest.
+Late data for a day already aggregated (events, or board saves dated in the
+past), or a changed feature setting (weights, top K), reaches the carried rows
+after a rerun of the range or `--full`.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import logging
 import sys
 import time
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from features.windows import carry_forward, window_start
 from spark_jobs import runner
 
 log = logging.getLogger("searchrel.aggregate")
@@ -31,11 +46,13 @@ JOB = "aggregate"
 QUERY_DAILY = "features/pin_query_token_daily"
 LINK_DAILY = "features/pin_link_text_daily"
 PROCESSED_DAYS = "features/pin_feature_days"
+BOARD = "features/pin_board_tokens"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--full", action="store_true",
-                        help="recompute the daily partials of the whole trailing window from raw events")
+                        help="recompute the daily partials of the whole trailing window from raw events, "
+                             "and every snapshot from them")
 
 
 def _clean(ctx: runner.JobContext, table: str, df: DataFrame, rules, start: str, end: str,
@@ -64,59 +81,167 @@ def _missing_days(ctx: runner.JobContext, first: str, last: str) -> list[str]:
     return [d for d in wanted if d not in done]
 
 
-def _partials(ctx: runner.JobContext, span_start: str, end: str) -> dict[str, int]:
-    """Recompute the daily partials of [span_start, end] from raw events."""
-    from features.pin_link_text import link_text_partials, link_visit_rules
+def _in_parallel(tasks: dict[str, Callable[[], Any]]) -> dict[str, Any]:
+    """Run independent Spark actions from threads, so one's Delta commit overlaps another's scan.
+
+    A daily run is a dozen small jobs on a few tables; alone, each spends most of
+    its time in Delta log round trips rather than on the cores.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=max(1, len(tasks)), thread_name_prefix="aggregate") as pool:
+        futures = {name: pool.submit(task) for name, task in tasks.items()}
+        return {name: future.result() for name, future in futures.items()}
+
+
+def _query_partials(ctx: runner.JobContext, span_start: str, end: str) -> int:
     from features.pin_query_tokens import query_token_partials, search_event_rules
 
     cfg = ctx.config.features
     tables = ctx.tables
-    counts: dict[str, int] = {}
     # Read once, used three times (counts, quarantine, partials).
     events = tables.read_range("raw/search_events", span_start, end).persist(StorageLevel.MEMORY_AND_DISK)
-    good, counts["search_events_read"] = _clean(
-        ctx, "raw/search_events", events, search_event_rules(cfg.max_text_chars), span_start, end
-    )
+    good, n = _clean(ctx, "raw/search_events", events, search_event_rules(cfg.max_text_chars), span_start, end)
     pin_langs = tables.read("raw/pins").where(F.col("pin_id").isNotNull()).select("pin_id", "lang").dropDuplicates(["pin_id"])
     q = cfg.query_tokens
     partials = query_token_partials(good, pin_langs, q.weights, q.long_click_dwell_s, cfg.min_token_len)
     # One task per day: one file per daily partition instead of one per (day, shuffle partition).
     tables.replace_range(QUERY_DAILY, partials.repartition("ds"), span_start, end)
     events.unpersist()
+    return n
 
+
+def _link_partials(ctx: runner.JobContext, span_start: str, end: str) -> int:
+    from features.pin_link_text import link_text_partials, link_visit_rules
+
+    cfg = ctx.config.features
+    tables = ctx.tables
+    visits = tables.read_range("raw/link_visits", span_start, end).persist(StorageLevel.MEMORY_AND_DISK)
+    good, n = _clean(ctx, "raw/link_visits", visits, link_visit_rules(cfg.max_text_chars), span_start, end)
     link = cfg.link_text
-    if tables.exists("raw/link_visits"):
-        visits = tables.read_range("raw/link_visits", span_start, end).persist(StorageLevel.MEMORY_AND_DISK)
-        good_visits, counts["link_visits_read"] = _clean(
-            ctx, "raw/link_visits", visits, link_visit_rules(cfg.max_text_chars), span_start, end
-        )
-        link_partials = link_text_partials(good_visits, link.min_dwell_s, link.max_chars)
-        tables.replace_range(LINK_DAILY, link_partials.repartition("ds"), span_start, end)
-        visits.unpersist()
-    else:
-        log.warning("raw/link_visits does not exist: pin_link_text will be empty")
+    tables.replace_range(LINK_DAILY, link_text_partials(good, link.min_dwell_s, link.max_chars).repartition("ds"),
+                         span_start, end)
+    visits.unpersist()
+    return n
 
-    days = ctx.spark.createDataFrame([(d, ctx.run_id) for d in runner.date_list(span_start, end)], "ds string, run_id string")
-    tables.replace_range(PROCESSED_DAYS, days.coalesce(1), span_start, end, partition_by=[])
-    return counts
+
+def _partials(ctx: runner.JobContext, span_start: str, end: str) -> dict[str, int]:
+    """Recompute the daily partials of [span_start, end] from raw events; return the raw rows read."""
+    tasks: dict[str, Callable[[], Any]] = {"search_events_read": lambda: _query_partials(ctx, span_start, end)}
+    if ctx.tables.exists("raw/link_visits"):
+        tasks["link_visits_read"] = lambda: _link_partials(ctx, span_start, end)
+    return _in_parallel(tasks)
+
+
+def _record_processed(ctx: runner.JobContext, span_start: str, end: str) -> tuple[str, int]:
+    """Mark [span_start, end] as having partials (after they are committed; snapshots do not read it)."""
+    days = runner.date_list(span_start, end)
+    frame = ctx.spark.createDataFrame([(d, ctx.run_id) for d in days], "ds string, run_id string")
+    ctx.tables.replace_range(PROCESSED_DAYS, frame.coalesce(1), span_start, end, partition_by=[])
+    return "recorded", len(days)
+
+
+def _shift(ds: str, days: int) -> str:
+    return (dt.date.fromisoformat(ds) + dt.timedelta(days=days)).isoformat()
+
+
+def _has_partition(ctx: runner.JobContext, name: str, ds: str, col: str = "as_of") -> bool:
+    """A snapshot of day `ds` was committed with rows (Delta keeps no empty partitions: an empty
+    snapshot of yesterday reads as missing, and today's run re-sums the whole window)."""
+    return ctx.tables.exists(name) and ctx.tables.read_range(name, ds, col=col).limit(1).count() > 0
+
+
+@dataclass(frozen=True)
+class WindowedFeature:
+    """A snapshot table made from daily partials summed over a trailing window."""
+
+    snapshot: str
+    daily: str
+    window_days: int
+    sums: Callable[[DataFrame, str, str, int], DataFrame]  # partials -> window sums per as_of
+    top: Callable[[DataFrame], DataFrame]  # window sums -> snapshot rows
+
+
+def _snapshots(ctx: runner.JobContext, feature: WindowedFeature, start: str, end: str,
+               incremental: bool) -> tuple[str, int]:
+    """Write the snapshots of [start, end]; return the path taken and the rows written."""
+    tables = ctx.tables
+    partials = tables.read_range(feature.daily, window_start(start, feature.window_days), end)
+    if incremental:
+        day = start
+        touched = (
+            tables.read_range(feature.daily, day).select("pin_id")
+            .unionByName(tables.read_range(feature.daily, _shift(day, -feature.window_days)).select("pin_id"))
+            .distinct()
+            .persist()
+        )
+        fresh = feature.top(feature.sums(partials.join(F.broadcast(touched), "pin_id", "left_semi"), day, day,
+                                         feature.window_days))
+        previous = tables.read_range(feature.snapshot, _shift(day, -1), col="as_of")
+        tables.replace_range(feature.snapshot, carry_forward(previous, fresh, touched, day), day, day, col="as_of")
+        log.info("%s: %d pin(s) touched by %s and %s re-summed, the rest carried from the day before",
+                 feature.snapshot, touched.count(), day, _shift(day, -feature.window_days))
+        touched.unpersist()
+    else:
+        rows = feature.top(feature.sums(partials, start, end, feature.window_days))
+        tables.replace_range(feature.snapshot, rows, start, end, col="as_of")
+    rows_written = tables.read_range(feature.snapshot, start, end, col="as_of").count()
+    return ("incremental" if incremental else "window"), rows_written
+
+
+def _board_snapshots(ctx: runner.JobContext, start: str, end: str, one_day: bool) -> tuple[str, int]:
+    """Board tokens: every save up to the snapshot day (board_pins is small and unpartitioned)."""
+    from features.pin_board_tokens import board_pin_rules, pin_board_tokens, pins_saved_on
+
+    cfg, tables = ctx.config.features, ctx.tables
+    saves, _ = _clean(ctx, "raw/board_pins", tables.read("raw/board_pins"), board_pin_rules(cfg.max_text_chars),
+                      start, end, ds_col=None)
+    k, min_len = cfg.board_tokens.top_k, cfg.min_token_len
+    if one_day and _has_partition(ctx, BOARD, _shift(start, -1)):
+        # Saves only add up: only the pins saved today change.
+        touched = F.broadcast(pins_saved_on(saves, start))
+        fresh = pin_board_tokens(saves.join(touched, "pin_id", "left_semi"), start, end, k, min_len)
+        board_tokens = carry_forward(tables.read_range(BOARD, _shift(start, -1), col="as_of"), fresh, touched, start)
+        path = "incremental"
+    else:
+        board_tokens = pin_board_tokens(saves, start, end, k, min_len)
+        path = "window"
+    tables.replace_range(BOARD, board_tokens, start, end, col="as_of")
+    return path, tables.read_range(BOARD, start, end, col="as_of").count()
 
 
 def run(ctx: runner.JobContext) -> dict[str, Any]:
-    from features.pin_board_tokens import board_pin_rules, pin_board_tokens
-    from features.pin_link_text import pin_link_text_as_of
-    from features.pin_query_tokens import query_tokens_as_of
-    from features.windows import window_start
+    from features.pin_link_text import link_text_window, top_link_text
+    from features.pin_query_tokens import query_token_window, top_query_tokens
 
     cfg = ctx.config.features
     tables = ctx.tables
     start, end = ctx.start, ctx.end
-    window = max(cfg.query_tokens.window_days, cfg.link_text.window_days)
+    q, link = cfg.query_tokens, cfg.link_text
+    features = [WindowedFeature(
+        "features/pin_query_tokens", QUERY_DAILY, q.window_days, query_token_window,
+        lambda sums: top_query_tokens(sums, q.top_k),
+    )]
+    if tables.exists("raw/link_visits"):
+        features.append(WindowedFeature(
+            "features/pin_link_text", LINK_DAILY, link.window_days, link_text_window,
+            lambda sums: top_link_text(sums, link.max_items),
+        ))
+    else:
+        log.warning("raw/link_visits does not exist: pin_link_text will be empty")
+    window = max(q.window_days, link.window_days)
     first_needed = window_start(start, window)
     t0 = time.perf_counter()
+
+    # The incremental path: one day, and yesterday's snapshot of the feature exists.
+    one_day = start == end and not ctx.args.full
+    incremental = {f.snapshot: one_day and _has_partition(ctx, f.snapshot, _shift(start, -1)) for f in features}
 
     # 1. Daily partials: the dates asked for, plus any day of the window never processed.
     if ctx.args.full:
         span_start = first_needed
+    elif all(incremental.values()):
+        span_start = start  # yesterday's snapshots were summed from a complete window
     else:
         missing = _missing_days(ctx, first_needed, start)
         span_start = min([start, *missing])
@@ -128,36 +253,28 @@ def run(ctx: runner.JobContext) -> dict[str, Any]:
     result.update(_partials(ctx, span_start, end))
     t1 = time.perf_counter()
 
-    # 2. Snapshots for every as_of in [start, end] from the window's partials.
-    q = cfg.query_tokens
-    query_tokens = query_tokens_as_of(
-        tables.read_range(QUERY_DAILY, window_start(start, q.window_days), end), start, end, q.window_days, q.top_k
-    )
-    tables.replace_range("features/pin_query_tokens", query_tokens, start, end, col="as_of")
-    result["pin_query_tokens_rows"] = tables.read_range("features/pin_query_tokens", start, end, col="as_of").count()
-
-    link = cfg.link_text
-    if tables.exists(LINK_DAILY):
-        link_text = pin_link_text_as_of(
-            tables.read_range(LINK_DAILY, window_start(start, link.window_days), end), start, end,
-            link.window_days, link.max_items,
-        )
-        tables.replace_range("features/pin_link_text", link_text, start, end, col="as_of")
-        result["pin_link_text_rows"] = tables.read_range("features/pin_link_text", start, end, col="as_of").count()
-
-    # 3. Board tokens: every save up to the snapshot day (board_pins is small and unpartitioned).
+    # 2. Snapshots for every as_of in [start, end]: carried from yesterday or re-summed; the
+    #    features are independent, so they run side by side.
+    tasks: dict[str, Callable[[], Any]] = {
+        f.snapshot: (lambda f=f: _snapshots(ctx, f, start, end, incremental[f.snapshot])) for f in features
+    }
     if tables.exists("raw/board_pins"):
-        saves, _ = _clean(ctx, "raw/board_pins", tables.read("raw/board_pins"), board_pin_rules(cfg.max_text_chars),
-                       start, end, ds_col=None)
-        board_tokens = pin_board_tokens(saves, start, end, cfg.board_tokens.top_k, cfg.min_token_len)
-        tables.replace_range("features/pin_board_tokens", board_tokens, start, end, col="as_of")
-        result["pin_board_tokens_rows"] = tables.read_range("features/pin_board_tokens", start, end, col="as_of").count()
+        tasks[BOARD] = lambda: _board_snapshots(ctx, start, end, one_day)
     else:
         log.warning("raw/board_pins does not exist: pin_board_tokens not written")
+    tasks[PROCESSED_DAYS] = lambda: _record_processed(ctx, span_start, end)
+    result["snapshots"] = {}
+    for name, (path, rows) in _in_parallel(tasks).items():
+        if name == PROCESSED_DAYS:
+            result["processed_days"] = rows
+            continue
+        result["snapshots"][name] = path
+        result[f"{name.split('/')[1]}_rows"] = rows
     t2 = time.perf_counter()
     result["partials_s"] = round(t1 - t0, 1)
     result["snapshots_s"] = round(t2 - t1, 1)
-    log.info("aggregate %s .. %s done in %.1f s (partials %.1f s, snapshots %.1f s)", start, end, t2 - t0, t1 - t0, t2 - t1)
+    log.info("aggregate %s .. %s done in %.1f s (partials %.1f s, snapshots %.1f s: %s)", start, end, t2 - t0,
+             t1 - t0, t2 - t1, ", ".join(f"{k.split('/')[1]} {v}" for k, v in result["snapshots"].items()))
     return result
 
 

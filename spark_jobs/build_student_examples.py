@@ -8,10 +8,11 @@ Three stages, each idempotent and each costing what the new data costs:
    range (plus the newest one before it when missing); text embeddings are
    reused for pins whose text hash did not change; the ALS graph embedding is
    refitted every student.graph_refresh_days and reused in between.
-3. features/student_examples: per ds, that day's impressions (source
-   `impression`, replaceWhere ds = D AND source = impression), then every
-   human-labelled pair up to the last day (source `human_label`), with
-   rejected rows quarantined and counts reconciled.
+3. features/student_examples: the impressions of every day of the range in
+   one pass and one commit (source `impression`, replaceWhere ds in range AND
+   source = impression; each day's rows see that day's pin text, BM25 corpus
+   and history), then every human-labelled pair up to the last day (source
+   `human_label`), with rejected rows quarantined and counts reconciled.
 """
 
 from __future__ import annotations
@@ -168,9 +169,15 @@ def _teacher(ctx: runner.JobContext, by_day: bool, start: str | None = None, end
 
 
 def _write_examples(
-    ctx: runner.JobContext, base: DataFrame, teacher: DataFrame, human: DataFrame, corpus_day: str, first: str,
-    last: str, source: str, pin_text: DataFrame, query_features: DataFrame, pin_embeddings: DataFrame,
+    ctx: runner.JobContext, base: DataFrame, teacher: DataFrame, human: DataFrame, corpus_days: list[str],
+    first: str, last: str, source: str, pin_text: DataFrame, query_features: DataFrame, pin_embeddings: DataFrame,
 ) -> dict[str, int]:
+    """One pass for every row of one source in [first, last], in one commit.
+
+    `base` carries `corpus_day`, the day whose pin text its BM25 is scored
+    against (its own ds for impressions); `corpus_days` lists them, so the
+    corpus statistics of several days come from one pass too.
+    """
     from features.bm25 import corpus_stats
     from features.interactions import daily_engagement
     from features.pin_embeddings import latest_text
@@ -185,10 +192,14 @@ def _write_examples(
         bm25_b=s.bm25_b, engagement_window_days=s.engagement_window_days, engagement_prior=s.engagement_prior,
         engagement_prior_strength=s.engagement_prior_strength,
     )
-    pin_tokens = latest_text(pin_text, corpus_day).select(
-        "pin_id", tokenize(F.col("text"), F.col("lang")).alias("tokens")
+    texts = None
+    for day in corpus_days:
+        one = latest_text(pin_text, day).withColumn("corpus_day", F.lit(day))
+        texts = one if texts is None else texts.unionByName(one)
+    pin_tokens = texts.select(
+        "corpus_day", "pin_id", tokenize(F.col("text"), F.col("lang")).alias("tokens")
     ).persist()
-    corpus = corpus_stats(pin_tokens)
+    corpus = corpus_stats(pin_tokens, by=["corpus_day"])
     events_from = _days_before(first, s.engagement_window_days)
     events = ctx.tables.read_range("raw/search_events", events_from, last)
     daily = daily_engagement(events, events_from, last).persist()
@@ -227,22 +238,22 @@ def run(ctx: runner.JobContext) -> dict[str, Any]:
     empty_human = ctx.spark.createDataFrame([], "query string, pin_id string, human_label int")
     human_labels = human if human is not None else empty_human
 
-    for ds in runner.date_list(ctx.start, ctx.end):
-        base = impressions.where(F.col("ds") == ds).select(
-            "query", "pin_id", "ds", F.lit(SOURCE_IMPRESSION).alias("source")
-        )
-        result[f"impressions {ds}"] = _write_examples(
-            ctx, base, _teacher(ctx, True, ds, ds), human_labels, ds, ds, ds, SOURCE_IMPRESSION, pin_text,
-            query_features, pin_embeddings,
-        )
+    # Every day of the range in one pass: each day's rows still see that day's pin text, corpus and history.
+    base = impressions.select(
+        "query", "pin_id", "ds", F.lit(SOURCE_IMPRESSION).alias("source"), F.col("ds").alias("corpus_day")
+    )
+    result[f"impressions {ctx.start}..{ctx.end}"] = _write_examples(
+        ctx, base, _teacher(ctx, True, ctx.start, ctx.end), human_labels, runner.date_list(ctx.start, ctx.end),
+        ctx.start, ctx.end, SOURCE_IMPRESSION, pin_text, query_features, pin_embeddings,
+    )
     if human is not None:
         base = human.where(F.col("ds") <= ctx.end).select(
-            "query", "pin_id", "ds", F.lit(SOURCE_HUMAN).alias("source")
+            "query", "pin_id", "ds", F.lit(SOURCE_HUMAN).alias("source"), F.lit(ctx.end).alias("corpus_day")
         )
         first = base.agg(F.min("ds")).collect()[0][0]
         if first:
             result["human_labels"] = _write_examples(
-                ctx, base, _teacher(ctx, False), human_labels, ctx.end, first, ctx.end, SOURCE_HUMAN, pin_text,
+                ctx, base, _teacher(ctx, False), human_labels, [ctx.end], first, ctx.end, SOURCE_HUMAN, pin_text,
                 query_features, pin_embeddings,
             )
         human.unpersist()

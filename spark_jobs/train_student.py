@@ -50,8 +50,12 @@ def _train_and_save(files: list[str], settings, directory: Path, meta: dict[str,
 
 
 def run_scaling(ctx: runner.JobContext, files: list[str], base_settings, n_human: int, available: int,
-                baseline: dict[str, Any] | None) -> dict[str, Any]:
-    """Train the distilled student on growing teacher-labelled subsets; table + plot under reports/."""
+                baseline: dict[str, Any] | None, trained_on_all: tuple[Any, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Train the distilled student on growing teacher-labelled subsets; table + plot under reports/.
+
+    `trained_on_all` is the (model, summary) of a student already trained on every teacher row with
+    these settings: the 'all' point reuses it instead of training the same model twice.
+    """
     import dataclasses
 
     from modeling.distillation import train_student
@@ -60,8 +64,10 @@ def run_scaling(ctx: runner.JobContext, files: list[str], base_settings, n_human
     test = human_rows(files)
     rows = []
     for label, n in scaling_points(n_human, available, ctx.config.student.scaling_multiples):
-        settings = dataclasses.replace(base_settings, max_teacher_rows=n)
-        model, info = train_student(files, settings, None)
+        if trained_on_all is not None and n >= available:
+            model, info = trained_on_all
+        else:
+            model, info = train_student(files, dataclasses.replace(base_settings, max_teacher_rows=n), None)
         metrics = evaluate_rows(test, {"student": model})
         rows.append({"point": label, "teacher_rows": info["train_teacher_rows"], "human_rows": info["train_human_rows"],
                      **{k: v for k, v in summary(metrics["student"]).items() if k != "n"}})
@@ -126,6 +132,7 @@ def run(ctx: runner.JobContext) -> dict[str, Any]:
         scaling = run_scaling(
             ctx, files, dataclasses.replace(settings, progress=False), info["train_human_rows"],
             info["available_teacher_rows"], result.get("student_human_only"),
+            trained_on_all=(model, info) if settings.max_teacher_rows is None else None,
         )
         result["scaling"] = [{k: r[k] for k in ("point", "teacher_rows", "accuracy", "quadratic_weighted_kappa",
                                                  "ndcg_at_10")} for r in scaling["points"]]

@@ -38,7 +38,8 @@ def _raw_world(spark, tables) -> None:
         [("b1", "p1", "Living room chairs", "u1", D1), ("b2", "p1", "Chairs", "u2", D3)],
         "board_id string, pin_id string, board_title string, user_id string, saved_ds string"))
     tables.replace_range("raw/link_visits", spark.createDataFrame(
-        [("p1", "Chair guide", "How to pick a chair", 30.0, D3), ("p1", "Ignored", None, 5.0, D3)],
+        [("p1", "Chair guide", "How to pick a chair", 30.0, D3), ("p1", "Ignored", None, 5.0, D3),
+         ("p2", "Oak care", None, 10.0, D1)],  # exactly 10 s counts
         "pin_id string, link_title string, link_description string, dwell_s double, ds string"), D1, D3)
 
 
@@ -58,11 +59,8 @@ def _run(main, tables, capsys, *args: str) -> dict:
     return json.loads(capsys.readouterr().out)
 
 
-def test_aggregate_range_then_daily_rerun_and_assemble(spark, tables, capsys):
-    _raw_world(spark, tables)
-    first = _run(aggregate_features.main, tables, capsys, "--start", D1, "--end", D3)
-    # A fresh warehouse computes the window's first day (D1 - 1) too, then every day of the range.
-    assert first["partials_from"] == "2026-11-20"
+def _assert_expected_features(tables) -> None:
+    """The hand-computed snapshots of _raw_world, whichever way (range, day by day) they were built."""
     tokens = {(r["pin_id"], r["as_of"]): [(t["token"], t["weight"]) for t in r["tokens"]]
               for r in tables.read("features/pin_query_tokens").collect()}
     assert tokens == {
@@ -77,14 +75,23 @@ def test_aggregate_range_then_daily_rerun_and_assemble(spark, tables, capsys):
     assert boards == {("p1", D3): [("chairs", 2.0), ("living", 1.0)]}
     links = [(r["pin_id"], r["as_of"], r["link_titles"], r["link_descriptions"])
              for r in tables.read("features/pin_link_text").collect()]
-    assert links == [("p1", D3, ["Chair guide"], ["How to pick a chair"])]
+    assert sorted(links) == [("p1", D3, ["Chair guide"], ["How to pick a chair"]),
+                             ("p2", D1, ["Oak care"], []), ("p2", D2, ["Oak care"], [])]  # D1 has left by D3
+
+
+def test_aggregate_range_then_daily_rerun_and_assemble(spark, tables, capsys):
+    _raw_world(spark, tables)
+    first = _run(aggregate_features.main, tables, capsys, "--start", D1, "--end", D3)
+    # A fresh warehouse computes the window's first day (D1 - 1) too, then every day of the range.
+    assert first["partials_from"] == "2026-11-20"
+    _assert_expected_features(tables)
     quarantined = [r["reason"] for r in tables.read("quarantine/raw_search_events").collect()]
     assert quarantined == ["null pin_id"]
 
-    # The daily run for D3 reads one day of events and leaves exactly the same tables.
+    # Rerunning a day leaves exactly the same tables (the incremental rerun: in the test below).
     before = _snapshot(tables)
-    daily = _run(aggregate_features.main, tables, capsys, "--ds", D3)
-    assert daily["partials_from"] == D3
+    full = _run(aggregate_features.main, tables, capsys, "--ds", D3, "--full")  # partials and snapshots from raw
+    assert full["partials_from"] == D2 and set(full["snapshots"].values()) == {"window"}
     assert _snapshot(tables) == before
 
     text = _run(assemble_pin_text.main, tables, capsys, "--ds", D3)
@@ -98,3 +105,19 @@ def test_aggregate_range_then_daily_rerun_and_assemble(spark, tables, capsys):
     assert rows["p2"]["parts"]["query_tokens"] == "" and rows["p2"]["template_version"] == "v1"
     reasons = sorted(r["reason"] for r in tables.read("quarantine/raw_pins").collect())
     assert reasons == ["invalid unicode in title", "null pin_id"]
+
+
+def test_day_by_day_runs_carry_the_snapshots_forward_to_the_same_tables_as_one_range(spark, tables, capsys):
+    from delta.tables import DeltaTable
+
+    _raw_world(spark, tables)
+    paths = [_run(aggregate_features.main, tables, capsys, "--ds", day)["snapshots"] for day in (D1, D2, D3)]
+    # D1 starts from nothing; D2 and D3 carry yesterday's snapshots (at D3, D1 leaves the 2-day window).
+    assert [set(p.values()) for p in paths] == [{"window"}, {"incremental"}, {"incremental"}]
+    _assert_expected_features(tables)  # the same tables the range run of the test above builds
+    by_day = _snapshot(tables)
+
+    # Killed after D3's query tokens, before its board tokens: the rerun redoes D3 to the same tables.
+    DeltaTable.forPath(spark, tables.path("features/pin_board_tokens")).delete(f"as_of = '{D3}'")
+    assert set(_run(aggregate_features.main, tables, capsys, "--ds", D3)["snapshots"].values()) == {"incremental"}
+    assert _snapshot(tables) == by_day

@@ -12,6 +12,7 @@ from pyspark.sql import functions as F
 from features.pin_board_tokens import board_pin_rules, pin_board_tokens
 from features.pin_link_text import link_text_partials, link_visit_rules, pin_link_text_as_of
 from features.pin_query_tokens import query_token_partials, query_tokens_as_of, search_event_rules
+from features.windows import carry_forward
 from features.pin_text import assemble_pin_text
 from features.tokenizer import tokenize, tokenize_column
 from spark_jobs.tables import split_by_rules
@@ -112,6 +113,15 @@ def test_day_by_day_aggregation_equals_a_full_recompute_and_a_brute_force(spark)
     for day in days[1:]:
         by_day += query_tokens_as_of(daily_partials, day, day, window, k).collect()
 
+    # Carried forward: each day re-sums only the pins of the day entering and the day leaving the window.
+    rolled = query_tokens_as_of(daily_partials, days[1], days[1], window, k).collect()
+    snapshot = spark.createDataFrame(rolled, "pin_id string, as_of string, tokens array<struct<token:string,weight:double>>")
+    for i, day in enumerate(days[2:], start=2):
+        touched = daily_partials.where(F.col("ds").isin(day, days[i - window])).select("pin_id")
+        fresh = query_tokens_as_of(daily_partials.join(touched.distinct(), "pin_id", "left_semi"), day, day, window, k)
+        snapshot = carry_forward(snapshot, fresh, touched, day).localCheckpoint()
+        rolled += snapshot.collect()
+
     # Independent brute force over the raw rows.
     expected = {}
     for as_of in days[1:]:
@@ -126,7 +136,16 @@ def test_day_by_day_aggregation_equals_a_full_recompute_and_a_brute_force(spark)
                     acc[pin][token] += w
         for pin, weights in acc.items():
             expected[(pin, as_of)] = sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
-    assert _tokens(full) == _tokens(by_day) == expected
+    assert _tokens(full) == _tokens(by_day) == _tokens(rolled) == expected
+
+
+def test_carry_forward_keeps_untouched_pins_and_drops_touched_ones_left_empty(spark):
+    snapshot = spark.createDataFrame([("p1", "2026-11-23", "old"), ("p2", "2026-11-23", "kept"), ("p3", "2026-11-23", "gone")],
+                                     "pin_id string, as_of string, v string")
+    fresh = spark.createDataFrame([("p1", "2026-11-24", "new")], "pin_id string, as_of string, v string")
+    touched = spark.createDataFrame([("p1",), ("p3",), ("p3",)], "pin_id string")
+    got = sorted(tuple(r) for r in carry_forward(snapshot, fresh, touched, "2026-11-24").collect())
+    assert got == [("p1", "2026-11-24", "new"), ("p2", "2026-11-24", "kept")]  # p3 touched, nothing left: dropped
 
 
 def test_board_tokens_count_distinct_users_per_snapshot(spark):

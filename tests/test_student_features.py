@@ -23,7 +23,8 @@ def test_bm25_matches_the_okapi_formula_by_hand(spark):
         "query string, pin_id string, query_tokens array<string>",
     )
     corpus = corpus_stats(pins)
-    assert corpus.n_docs == 3 and corpus.avg_doc_len == pytest.approx(5 / 3)
+    n_docs, avg_doc_len = corpus.size()
+    assert n_docs == 3 and avg_doc_len == pytest.approx(5 / 3)
     got = {(r.query, r.pin_id): r.bm25 for r in bm25_scores(pairs, corpus, k1=1.2, b=0.75).collect()}
     avgdl = 5 / 3
     idf_red, idf_chair = math.log(1 + 2.5 / 1.5), math.log(1 + 1.5 / 2.5)
@@ -33,6 +34,22 @@ def test_bm25_matches_the_okapi_formula_by_hand(spark):
     assert got[("red chair", "p2")] == pytest.approx(idf_chair * 2.2 / (1 + norm(2)))
     assert got[("red chair", "p3")] == 0.0
     assert got[("lamp", "p1")] == 0.0
+
+
+def test_bm25_scores_each_corpus_day_against_its_own_pin_text(spark):
+    pins = spark.createDataFrame(
+        [("d1", "p1", ["red", "chair"]), ("d1", "p2", ["blue"]), ("d2", "p1", ["red", "chair"]), ("d2", "p2", ["red"])],
+        "corpus_day string, pin_id string, tokens array<string>",
+    )
+    pairs = spark.createDataFrame([("red", "p1", d, ["red"]) for d in ("d1", "d2")],
+                                  "query string, pin_id string, corpus_day string, query_tokens array<string>")
+    both = {r.corpus_day: r.bm25 for r in bm25_scores(pairs, corpus_stats(pins, by=["corpus_day"])).collect()}
+    alone = {}
+    for d in ("d1", "d2"):
+        one = corpus_stats(pins.where(F.col("corpus_day") == d).drop("corpus_day"))
+        alone[d] = bm25_scores(pairs.where(F.col("corpus_day") == d).drop("corpus_day"), one).collect()[0].bm25
+    assert both == pytest.approx(alone)
+    assert both["d1"] > both["d2"] > 0  # on d2 every pin says "red": a weaker signal
 
 
 def test_term_match_and_cosine(spark):
