@@ -94,42 +94,37 @@ def _in_parallel(tasks: dict[str, Callable[[], Any]]) -> dict[str, Any]:
         return {name: future.result() for name, future in futures.items()}
 
 
-def _query_partials(ctx: runner.JobContext, span_start: str, end: str) -> int:
-    from features.pin_query_tokens import query_token_partials, search_event_rules
-
-    cfg = ctx.config.features
-    tables = ctx.tables
+def _daily_partials(ctx: runner.JobContext, raw: str, rules, to_partials: Callable[[DataFrame], DataFrame],
+                    out: str, span_start: str, end: str) -> int:
+    """Raw rows of [span_start, end] -> quarantine + daily partials table `out`; return the rows read."""
     # Read once, used three times (counts, quarantine, partials).
-    events = tables.read_range("raw/search_events", span_start, end).persist(StorageLevel.MEMORY_AND_DISK)
-    good, n = _clean(ctx, "raw/search_events", events, search_event_rules(cfg.max_text_chars), span_start, end)
-    pin_langs = tables.read("raw/pins").where(F.col("pin_id").isNotNull()).select("pin_id", "lang").dropDuplicates(["pin_id"])
-    q = cfg.query_tokens
-    partials = query_token_partials(good, pin_langs, q.weights, q.long_click_dwell_s, cfg.min_token_len)
+    rows = ctx.tables.read_range(raw, span_start, end).persist(StorageLevel.MEMORY_AND_DISK)
+    good, n = _clean(ctx, raw, rows, rules, span_start, end)
     # One task per day: one file per daily partition instead of one per (day, shuffle partition).
-    tables.replace_range(QUERY_DAILY, partials.repartition("ds"), span_start, end)
-    events.unpersist()
-    return n
-
-
-def _link_partials(ctx: runner.JobContext, span_start: str, end: str) -> int:
-    from features.pin_link_text import link_text_partials, link_visit_rules
-
-    cfg = ctx.config.features
-    tables = ctx.tables
-    visits = tables.read_range("raw/link_visits", span_start, end).persist(StorageLevel.MEMORY_AND_DISK)
-    good, n = _clean(ctx, "raw/link_visits", visits, link_visit_rules(cfg.max_text_chars), span_start, end)
-    link = cfg.link_text
-    tables.replace_range(LINK_DAILY, link_text_partials(good, link.min_dwell_s, link.max_chars).repartition("ds"),
-                         span_start, end)
-    visits.unpersist()
+    ctx.tables.replace_range(out, to_partials(good).repartition("ds"), span_start, end)
+    rows.unpersist()
     return n
 
 
 def _partials(ctx: runner.JobContext, span_start: str, end: str) -> dict[str, int]:
     """Recompute the daily partials of [span_start, end] from raw events; return the raw rows read."""
-    tasks: dict[str, Callable[[], Any]] = {"search_events_read": lambda: _query_partials(ctx, span_start, end)}
-    if ctx.tables.exists("raw/link_visits"):
-        tasks["link_visits_read"] = lambda: _link_partials(ctx, span_start, end)
+    from features.pin_link_text import link_text_partials, link_visit_rules
+    from features.pin_query_tokens import query_token_partials, search_event_rules
+
+    cfg, tables = ctx.config.features, ctx.tables
+    q, link = cfg.query_tokens, cfg.link_text
+    pin_langs = tables.read("raw/pins").where(F.col("pin_id").isNotNull()).select("pin_id", "lang").dropDuplicates(["pin_id"])
+    tasks: dict[str, Callable[[], Any]] = {"search_events_read": lambda: _daily_partials(
+        ctx, "raw/search_events", search_event_rules(cfg.max_text_chars),
+        lambda good: query_token_partials(good, pin_langs, q.weights, q.long_click_dwell_s, cfg.min_token_len),
+        QUERY_DAILY, span_start, end,
+    )}
+    if tables.exists("raw/link_visits"):
+        tasks["link_visits_read"] = lambda: _daily_partials(
+            ctx, "raw/link_visits", link_visit_rules(cfg.max_text_chars),
+            lambda good: link_text_partials(good, link.min_dwell_s, link.max_chars),
+            LINK_DAILY, span_start, end,
+        )
     return _in_parallel(tasks)
 
 
