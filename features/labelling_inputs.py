@@ -15,7 +15,7 @@ from typing import Sequence
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from spark_jobs.tables import ds_predicate, split_by_rules
+from spark_jobs.tables import ds_predicate, reason_column
 
 KEY: tuple[str, ...] = ("query", "pin_id", "ds")
 SCORE_KEY: tuple[str, ...] = (*KEY, "teacher_version")
@@ -23,6 +23,8 @@ SCORE_KEY: tuple[str, ...] = (*KEY, "teacher_version")
 REASON_EMPTY_QUERY = "empty query"
 REASON_DUPLICATE = "duplicate impression (query, pin_id, ds)"
 REASON_NO_PIN_TEXT = "no pin text as of ds"
+# What the as-of join adds to an impression row.
+TEXT_COLUMNS: tuple[str, ...] = ("pin_text_as_of", "text", "pin_text_template_version")
 
 
 def _blank(col: Column) -> Column:
@@ -75,14 +77,15 @@ def pin_text_as_of(impressions: DataFrame, pin_text: DataFrame, parts: Sequence[
     return chosen
 
 
-def labelling_inputs(
+def tagged_inputs(
     impressions: DataFrame, pin_text: DataFrame, start: str, end: str, parts: Sequence[str] | None = None
-) -> tuple[DataFrame, DataFrame]:
-    """Impressions in [start, end] with their pin text, split into (scorable, rejected).
+) -> DataFrame:
+    """Impressions in [start, end] with their pin text and a `reason` (null when scorable).
 
-    Scorable rows: query, pin_id, ds, text, lang, pin_text_as_of, pin_text_template_version.
-    Rejected rows carry every impression column plus `reason`; rules in order: empty
-    query, duplicate key (the first by position is kept), no pin text as of ds.
+    One frame rather than two, so the job can cache the as-of join once and take every
+    count it reconciles from it. Columns: the impression columns, then TEXT_COLUMNS,
+    then `reason`. Rules in order: empty query, duplicate key (the first by position is
+    kept), no pin text as of ds.
     """
     window = impressions.where(ds_predicate(start, end)).withColumn("ds", F.col("ds").cast("string"))
     cols = window.columns
@@ -90,16 +93,33 @@ def labelling_inputs(
         else Window.partitionBy(*KEY).orderBy(*KEY)
     texts = pin_text_as_of(window, pin_text, parts)
     joined = window.withColumn("_dup", F.row_number().over(by_key) > 1).join(texts, ["pin_id", "ds"], "left")
-    good, bad = split_by_rules(
-        joined,
-        [
-            (REASON_EMPTY_QUERY, _blank(F.col("query"))),
-            (REASON_DUPLICATE, F.col("_dup")),
-            (REASON_NO_PIN_TEXT, _blank(F.col("text"))),
-        ],
-    )
-    keep = [*KEY, "text", *(["lang"] if "lang" in cols else []), "pin_text_as_of", "pin_text_template_version"]
-    return good.select(*keep), bad.select(*cols, "reason")
+    reason = reason_column([
+        (REASON_EMPTY_QUERY, _blank(F.col("query"))),
+        (REASON_DUPLICATE, F.col("_dup")),
+        (REASON_NO_PIN_TEXT, _blank(F.col("text"))),
+    ])
+    return joined.select(*cols, *TEXT_COLUMNS, reason.alias("reason"))
+
+
+def split_inputs(tagged: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """(scorable, rejected) rows of a `tagged_inputs` frame.
+
+    Scorable rows: query, pin_id, ds, text, lang, pin_text_as_of, pin_text_template_version.
+    Rejected rows carry every impression column plus `reason`.
+    """
+    impression_cols = [c for c in tagged.columns if c not in TEXT_COLUMNS and c != "reason"]
+    keep = [*KEY, "text", *(["lang"] if "lang" in impression_cols else []), "pin_text_as_of",
+            "pin_text_template_version"]
+    good = tagged.where(F.col("reason").isNull()).select(*keep)
+    bad = tagged.where(F.col("reason").isNotNull()).select(*impression_cols, "reason")
+    return good, bad
+
+
+def labelling_inputs(
+    impressions: DataFrame, pin_text: DataFrame, start: str, end: str, parts: Sequence[str] | None = None
+) -> tuple[DataFrame, DataFrame]:
+    """Impressions in [start, end] with their pin text, split into (scorable, rejected)."""
+    return split_inputs(tagged_inputs(impressions, pin_text, start, end, parts))
 
 
 def pending(pairs: DataFrame, scored: DataFrame | None, teacher_version: str) -> DataFrame:

@@ -14,6 +14,7 @@ replaces this teacher version's rows in one atomic commit (other versions untouc
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -21,7 +22,7 @@ import math
 import os
 import sys
 import time
-from typing import Any
+from typing import Any, Iterator
 
 from spark_jobs import runner
 
@@ -88,6 +89,20 @@ def _insert_new(ctx: runner.JobContext, rows, version: str) -> None:
      .merge(rows.alias("s"), condition).whenNotMatchedInsertAll().execute())
 
 
+@contextlib.contextmanager
+def _spark_conf(spark, key: str, value: str) -> Iterator[None]:
+    """Set a session conf for the scoring only, and put back what was there (the session may be shared)."""
+    previous = spark.conf.get(key, None)
+    spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        if previous is None:
+            spark.conf.unset(key)
+        else:
+            spark.conf.set(key, previous)
+
+
 def _record_run(ctx: runner.JobContext, record: dict[str, Any]) -> None:
     """Append this run to <warehouse>/reports/label_runs.json (a JSON list; the demo report reads it)."""
     from pyarrow import fs as pafs
@@ -114,7 +129,7 @@ def run(ctx: runner.JobContext) -> dict[str, Any]:
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
-    from features.labelling_inputs import KEY, labelling_inputs, pending, with_chunk
+    from features.labelling_inputs import KEY, pending, split_inputs, tagged_inputs, with_chunk
     from modeling.labelling import ScoringOptions, score_pairs
     from spark_jobs.tables import ds_predicate, reconcile
 
@@ -129,18 +144,21 @@ def run(ctx: runner.JobContext) -> dict[str, Any]:
     impressions = tables.read_range(IMPRESSIONS, start, end)
     earliest = (dt.date.fromisoformat(start) - dt.timedelta(days=cfg.pin_text_lookback_days)).isoformat()
     pin_text = tables.read(PIN_TEXT).where(F.col("as_of").cast("string").between(earliest, end))
-    good, bad = labelling_inputs(impressions, pin_text, start, end, parts=meta.get("parts"))
-    rows_in = impressions.count()
-    quarantined = tables.quarantine(SCORES, bad, ctx.name, ctx.run_id, start, end)
-    _ensure_scores_table(ctx)
-    log.info("label: %d impressions in, %d quarantined (%.1f s)", rows_in, quarantined, time.time() - started)
-
-    previous_arrow = spark.conf.get(ARROW_BATCH_CONF, None)
-    spark.conf.set(ARROW_BATCH_CONF, str(cfg.arrow_batch_rows))
-    crash_after = int(os.environ.get(CRASH_ENV, "0") or 0)
-    parallelism = max(1, spark.sparkContext.defaultParallelism)
+    # The as-of join is computed once and cached: the counts, the quarantine, the pending
+    # pairs and the reconciliation all read it, and on a daily run recomputing it for each
+    # would cost more than scoring a small day.
+    tagged = tagged_inputs(impressions, pin_text, start, end, parts=meta.get("parts")).persist(
+        StorageLevel.MEMORY_AND_DISK)
     todo = None
     try:
+        rows_in, n_bad = tagged.agg(F.count(F.lit(1)), F.count("reason")).first()
+        good, bad = split_inputs(tagged)
+        quarantined = tables.quarantine(SCORES, bad, ctx.name, ctx.run_id, start, end, known_count=n_bad)
+        _ensure_scores_table(ctx)
+        log.info("label: %d impressions in, %d quarantined (%.1f s)", rows_in, quarantined, time.time() - started)
+
+        crash_after = int(os.environ.get(CRASH_ENV, "0") or 0)
+        parallelism = max(1, spark.sparkContext.defaultParallelism)
         if ctx.args.force:
             todo = good.repartition(parallelism).persist(StorageLevel.MEMORY_AND_DISK)
         else:
@@ -149,34 +167,32 @@ def run(ctx: runner.JobContext) -> dict[str, Any]:
         n_todo = todo.count()
         n_chunks = 1 if ctx.args.force else max(1, math.ceil(n_todo / cfg.chunk_rows))
         log.info("label: %d pairs to score in %d chunk(s) (%.1f s)", n_todo, n_chunks, time.time() - started)
-        score_started = time.time()
-        if n_todo == 0:
-            log.info("label: nothing to score for %s..%s with teacher %s (already done)", start, end, version)
-        elif ctx.args.force:
-            tables.replace_range(SCORES, score_pairs(todo, opts, version), start, end,
-                                 extra_predicate=f"teacher_version = '{version}'")
-        else:
-            from tqdm.auto import tqdm
+        with _spark_conf(spark, ARROW_BATCH_CONF, str(cfg.arrow_batch_rows)):
+            score_started = time.time()
+            if n_todo == 0:
+                log.info("label: nothing to score for %s..%s with teacher %s (already done)", start, end, version)
+            elif ctx.args.force:
+                tables.replace_range(SCORES, score_pairs(todo, opts, version), start, end,
+                                     extra_predicate=f"teacher_version = '{version}'")
+            else:
+                from tqdm.auto import tqdm
 
-            chunked = with_chunk(todo, n_chunks)
-            for k in tqdm(range(n_chunks), desc=f"label {start}..{end}", unit="chunk", disable=n_chunks == 1):
-                _insert_new(ctx, score_pairs(chunked.where(F.col("chunk") == k).drop("chunk"), opts, version), version)
-                log.info("label: committed chunk %d/%d", k + 1, n_chunks)
-                if crash_after and k + 1 >= crash_after and k + 1 < n_chunks:
-                    raise RuntimeError(f"simulated crash after chunk {k + 1} of {n_chunks} ({CRASH_ENV})")
-        seconds = time.time() - score_started
+                chunked = with_chunk(todo, n_chunks)
+                for k in tqdm(range(n_chunks), desc=f"label {start}..{end}", unit="chunk", disable=n_chunks == 1):
+                    _insert_new(ctx, score_pairs(chunked.where(F.col("chunk") == k).drop("chunk"), opts, version), version)
+                    log.info("label: committed chunk %d/%d", k + 1, n_chunks)
+                    if crash_after and k + 1 >= crash_after and k + 1 < n_chunks:
+                        raise RuntimeError(f"simulated crash after chunk {k + 1} of {n_chunks} ({CRASH_ENV})")
+            seconds = time.time() - score_started
+
+        # Every scorable pair must now be in the table exactly once for this version.
+        mine = tables.read(SCORES).where(ds_predicate(start, end)).where(F.col("teacher_version") == version)
+        written = good.select(*KEY).join(mine.select(*KEY), list(KEY)).count()
+        reconcile(ctx.name, SCORES, rows_in, written, quarantined)
     finally:
         if todo is not None:
             todo.unpersist()
-        if previous_arrow is None:
-            spark.conf.unset(ARROW_BATCH_CONF)
-        else:
-            spark.conf.set(ARROW_BATCH_CONF, previous_arrow)
-
-    # Every scorable pair must now be in the table exactly once for this version.
-    mine = tables.read(SCORES).where(ds_predicate(start, end)).where(F.col("teacher_version") == version)
-    written = good.select(*KEY).join(mine.select(*KEY), list(KEY)).count()
-    reconcile(ctx.name, SCORES, rows_in, written, quarantined)
+        tagged.unpersist()
 
     record = {
         "run_id": ctx.run_id,

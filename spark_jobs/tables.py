@@ -201,17 +201,21 @@ def quarantine_name(table: str) -> str:
     return f"{QUARANTINE_LAYER}/{layer}_{name}"
 
 
-def split_by_rules(df: DataFrame, rules: Iterable[tuple[str, Column]]) -> tuple[DataFrame, DataFrame]:
-    """Split rows into (good, rejected-with-reason) by ordered rules.
+def reason_column(rules: Iterable[tuple[str, Column]]) -> Column:
+    """The reason of the first rule that fires, else null: one column a job can cache and count.
 
-    Each rule is (reason, condition that marks a row bad). The first rule that
-    fires names the reason; a null condition counts as not firing, so rules
-    should handle nulls themselves (`F.col(x).isNull()` is its own rule).
+    Each rule is (reason, condition that marks a row bad). A null condition counts as
+    not firing, so rules should handle nulls themselves (`F.col(x).isNull()` is its own rule).
     """
     reason: Column = F.lit(None).cast("string")
     for text, bad in reversed(list(rules)):
         reason = F.when(F.coalesce(bad, F.lit(False)), F.lit(text)).otherwise(reason)
-    tagged = df.withColumn("__reason", reason)
+    return reason
+
+
+def split_by_rules(df: DataFrame, rules: Iterable[tuple[str, Column]]) -> tuple[DataFrame, DataFrame]:
+    """Split rows into (good, rejected-with-reason) by ordered rules (see `reason_column`)."""
+    tagged = df.withColumn("__reason", reason_column(rules))
     good = tagged.where(F.col("__reason").isNull()).drop("__reason")
     bad = tagged.where(F.col("__reason").isNotNull()).withColumnRenamed("__reason", "reason")
     return good, bad
