@@ -46,7 +46,7 @@ from pyspark.sql import functions as F
 from features.bm25 import Corpus, bm25_scores
 from features.interactions import cosine, engagement_features, match_fraction
 from modeling.splits import split_column
-from spark_jobs.tables import split_by_rules
+from spark_jobs.tables import reason_column
 
 KEY = ("query", "pin_id", "ds")
 SOURCE_IMPRESSION = "impression"
@@ -125,31 +125,24 @@ def _blank(col: Column) -> Column:
     return col.isNull() | (F.length(F.trim(col)) == 0)
 
 
-def build_student_examples(
+def tagged_examples(
     base: DataFrame,
     query_features: DataFrame,
     pin_text: DataFrame,
     pin_embeddings: DataFrame,
     teacher: DataFrame,
     human: DataFrame,
-    daily_engagement: DataFrame,
-    corpus: Corpus,
     tokenize,
-    settings: ExampleSettings,
-) -> tuple[DataFrame, DataFrame]:
-    """Rows of one source -> (examples, rejected rows with a reason).
+) -> DataFrame:
+    """Rows of one source joined with every input they need, and a `reason` (null when usable).
 
-    base: (query, pin_id, ds, source); teacher: `latest_teacher_scores` keyed by
-    (query, pin_id, ds) or (query, pin_id); human: `human_label_pairs`;
-    daily_engagement: `interactions.daily_engagement` over the window before the
-    base's days; corpus: BM25 statistics of the pin text of the day (with
-    `corpus.by` columns, base carries them: one corpus per corpus day); tokenize:
-    the shared tokenizer's Spark column function.
+    One frame rather than (good, bad), so a job can cache this join once: the
+    rejected rows, the usable rows and the BM25 and engagement features computed
+    from them all read it, and without the cache each would re-run the as-of
+    joins and the tokenizer. Arguments as in `build_student_examples`.
     """
     by_key = Window.partitionBy("query", "pin_id", "ds", "source").orderBy(F.col("query"))
-    base = base.select("query", "pin_id", F.col("ds").cast("string").alias("ds"), "source", *corpus.by).withColumn(
-        "__dup", F.row_number().over(by_key) > 1
-    )
+    base = base.withColumn("ds", F.col("ds").cast("string")).withColumn("__dup", F.row_number().over(by_key) > 1)
     pin_days = base.select("pin_id", "ds").distinct()
     texts = as_of_join(
         pin_days,
@@ -181,18 +174,27 @@ def build_student_examples(
         .join(teacher, teacher_keys, "left")
         .join(human.select("query", "pin_id", "human_label"), ["query", "pin_id"], "left")
     )
-    good, bad = split_by_rules(
-        joined,
-        [
-            (REASON_EMPTY_QUERY, _blank(F.col("query"))),
-            (REASON_DUPLICATE, F.col("__dup")),
-            (REASON_NO_QUERY_FEATURES, F.col("__has_qf").isNull()),
-            (REASON_NO_PIN_TEXT, F.col("text").isNull()),
-            (REASON_NO_PIN_EMBEDDING, F.col("text_embedding").isNull()),
-        ],
-    )
-    rejected = bad.select("query", "pin_id", "ds", "source", "reason")
+    reason = reason_column([
+        (REASON_EMPTY_QUERY, _blank(F.col("query"))),
+        (REASON_DUPLICATE, F.col("__dup")),
+        (REASON_NO_QUERY_FEATURES, F.col("__has_qf").isNull()),
+        (REASON_NO_PIN_TEXT, F.col("text").isNull()),
+        (REASON_NO_PIN_EMBEDDING, F.col("text_embedding").isNull()),
+    ])
+    return joined.withColumn("reason", reason).drop("__dup", "__has_qf")
 
+
+def split_examples(tagged: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """(usable joined rows, rejected rows: query, pin_id, ds, source, reason) of a `tagged_examples` frame."""
+    good = tagged.where(F.col("reason").isNull()).drop("reason")
+    rejected = tagged.where(F.col("reason").isNotNull()).select("query", "pin_id", "ds", "source", "reason")
+    return good, rejected
+
+
+def example_features(
+    good: DataFrame, daily_engagement: DataFrame, corpus: Corpus, tokenize, settings: ExampleSettings
+) -> DataFrame:
+    """Usable joined rows -> the documented student_examples rows (BM25, term match, cosine, engagement)."""
     query_tokens = tokenize(F.col("query"), F.col("query_lang"))
     good = good.withColumn("query_tokens", query_tokens)
     bm25 = bm25_scores(
@@ -202,7 +204,7 @@ def build_student_examples(
         good.select(*KEY), daily_engagement, settings.engagement_window_days, settings.engagement_prior,
         settings.engagement_prior_strength,
     )
-    out = (
+    return (
         good.join(bm25, ["query", "pin_id", *corpus.by], "left")
         .join(engagement, list(KEY), "left")
         .select(
@@ -234,4 +236,31 @@ def build_student_examples(
             F.col("human_label").cast("int").alias("human_label"),
         )
     )
-    return out, rejected
+
+
+def build_student_examples(
+    base: DataFrame,
+    query_features: DataFrame,
+    pin_text: DataFrame,
+    pin_embeddings: DataFrame,
+    teacher: DataFrame,
+    human: DataFrame,
+    daily_engagement: DataFrame,
+    corpus: Corpus,
+    tokenize,
+    settings: ExampleSettings,
+) -> tuple[DataFrame, DataFrame]:
+    """Rows of one source -> (examples, rejected rows with a reason).
+
+    base: (query, pin_id, ds, source); teacher: `latest_teacher_scores` keyed by
+    (query, pin_id, ds) or (query, pin_id); human: `human_label_pairs`;
+    daily_engagement: `interactions.daily_engagement` over the window before the
+    base's days; corpus: BM25 statistics of the pin text of the day (with
+    `corpus.by` columns, base carries them: one corpus per corpus day); tokenize:
+    the shared tokenizer's Spark column function. The composition of
+    `tagged_examples`, `split_examples` and `example_features`.
+    """
+    tagged = tagged_examples(base.select("query", "pin_id", "ds", "source", *corpus.by), query_features, pin_text,
+                             pin_embeddings, teacher, human, tokenize)
+    good, rejected = split_examples(tagged)
+    return example_features(good, daily_engagement, corpus, tokenize, settings), rejected

@@ -181,7 +181,7 @@ def _write_examples(
     from features.bm25 import corpus_stats
     from features.interactions import daily_engagement
     from features.pin_embeddings import latest_text
-    from features.student_examples import ExampleSettings, build_student_examples
+    from features.student_examples import ExampleSettings, example_features, split_examples, tagged_examples
     from spark_jobs.tables import reconcile
 
     cfg = ctx.config
@@ -203,11 +203,14 @@ def _write_examples(
     events_from = _days_before(first, s.engagement_window_days)
     events = ctx.tables.read_range("raw/search_events", events_from, last)
     daily = daily_engagement(events, events_from, last).persist()
+    # The join is cached once: the rejected rows, the usable ones and the BM25 and engagement
+    # features of those all read it (uncached, each re-ran the as-of joins and the tokenizer:
+    # on a small day, planning and running those joins three times was most of the job).
     base = base.persist()
-    rows_in = base.count()
-    good, bad = build_student_examples(
-        base, query_features, pin_text, pin_embeddings, teacher, human, daily, corpus, tokenize, settings
-    )
+    rows_in = base.count()  # counted at the source, so a join that multiplied rows would fail to reconcile
+    tagged = tagged_examples(base, query_features, pin_text, pin_embeddings, teacher, human, tokenize).persist()
+    usable, bad = split_examples(tagged)
+    good = example_features(usable, daily, corpus, tokenize, settings)
     good = good.repartition("ds").persist()  # one file per day partition, not one per task and day
     written = good.count()
     ctx.tables.replace_range(EXAMPLES, good, first, last, extra_predicate=f"source = '{source}'")
@@ -216,7 +219,7 @@ def _write_examples(
     ctx.tables.quarantine(EXAMPLES, bad, f"{JOB}/{source}", ctx.run_id, first, last, known_count=quarantined)
     reconcile(JOB, f"{EXAMPLES} ({source}, {first}..{last})", rows_in, written, quarantined)
     with_teacher = good.where(F.col("teacher_probs").isNotNull()).count()
-    for frame in (good, bad, base, daily, pin_tokens):
+    for frame in (good, bad, tagged, base, daily, pin_tokens):
         frame.unpersist()
     return {"rows_in": rows_in, "written": written, "quarantined": quarantined, "with_teacher": with_teacher}
 
