@@ -11,6 +11,10 @@ UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.installed
 SCALE ?= small
 PYTEST_ARGS ?=
+# The suite mostly waits (Delta commits, the Airflow and spark-submit subprocesses), so
+# two workers on two cores take ~18 min where one took ~30; a file stays on one worker
+# (its module fixtures are built once). `make test XDIST=` runs it serially.
+XDIST ?= -n 2 --dist loadfile
 
 .PHONY: venv test demo bench clean
 
@@ -23,7 +27,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 test: venv airflow-venv
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
 
 demo: venv
 	$(VENV)/bin/searchrel demo --scale $(SCALE)
