@@ -58,15 +58,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _clean(ctx: runner.JobContext, table: str, df: DataFrame, rules, start: str, end: str,
            ds_col: str | None = "ds") -> tuple[DataFrame, int]:
     """Split off bad rows to quarantine, reconcile the counts; return the good rows and the rows read."""
-    from spark_jobs.tables import reconcile, split_by_rules
+    from spark_jobs.tables import reason_column, reconcile, split_by_rules
 
     good, bad = split_by_rules(df, rules)
-    flagged = F.lit(False)
-    for _, rule in rules:
-        flagged = flagged | F.coalesce(rule, F.lit(False))
     # One scan for both counts; the quarantined count is read back from the quarantine table
     # (a clean run, known to have 0, skips the quarantine commit).
-    counts = df.agg(F.count(F.lit(1)).alias("n"), F.count(F.when(flagged, 1)).alias("bad")).first()
+    counts = df.agg(F.count(F.lit(1)).alias("n"), F.count(reason_column(rules)).alias("bad")).first()
     n_bad = ctx.tables.quarantine(table, bad, JOB, ctx.run_id, start, end, ds_col=ds_col, known_count=counts["bad"])
     reconcile(JOB, table, counts["n"], counts["n"] - counts["bad"], n_bad)
     return good, counts["n"]
