@@ -10,7 +10,7 @@ same CPU threads in total (the cores of the machine):
   (b) `searchrel label` end to end (read impressions and pin text, join, quarantine, score
       in the pandas UDF, MERGE into Delta, reconcile);
   (c) Spark's stock `pyspark.ml.functions.predict_batch_udf` as its documentation writes it:
-      tokenising to a fixed max_length, torch left at its default threads, over the same
+      tokenising to a fixed max_length, torch left at the threads the worker starts with, over the same
       joined pairs, to a no-op sink;
   (c') the same stock UDF given the job's thread setting (one torch thread per task
       core), so that b/c' isolates what length-sorted dynamic padding buys and c'/c what
@@ -155,9 +155,10 @@ def run_job(warehouse: Path, teacher_dir: str, micro_batch: int) -> float:
 def run_stock(spark, tables, teacher_dir: str, micro_batch: int, match_threads: bool) -> float:
     """(c)/(c') seconds for predict_batch_udf with fixed max_length padding over the same joined pairs.
 
-    Stock (match_threads=False) leaves torch's thread pool as it starts in a Python worker:
-    one thread per core of the machine in every worker, which is what a user of the
-    documented pattern gets; Spark runs one worker per task slot beside it.
+    Stock (match_threads=False) leaves torch's thread pool as it starts in a Python worker,
+    which is what a user of the documented pattern gets. PySpark starts its workers with
+    OMP_NUM_THREADS set to the task's cores, so locally that is already one thread per task
+    (c'/c near 1); on executors configured otherwise the two can differ.
     """
     from pyspark.ml.functions import predict_batch_udf
     from pyspark.sql.types import ArrayType, FloatType
