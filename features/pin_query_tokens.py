@@ -90,8 +90,8 @@ def query_token_window(partials: DataFrame, start: str, end: str, window_days: i
     """Daily partials -> (pin_id, token, weight, as_of): the window sums of every as_of in [start, end].
 
     `partials` must hold every day of [start - window_days + 1, end]; rows
-    outside are ignored. This is also the state a daily run rolls forward
-    (features.windows.roll_window).
+    outside are ignored. A daily run calls it on the partials of the pins the
+    day touched only (features.windows.carry_forward keeps the rest).
     """
     return (
         explode_to_as_of(partials, start, end, window_days)

@@ -18,7 +18,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 log = logging.getLogger(__name__)
@@ -41,9 +41,9 @@ def new_run_id() -> str:
 
 
 def ds_predicate(start: str, end: str | None = None, col: str = "ds") -> str:
-    """SQL predicate for an inclusive date range on a yyyy-MM-dd string column."""
+    """SQL predicate for an inclusive range on a yyyy-MM-dd (or yyyy-MM month) string column."""
     for value in (start, end or start):
-        dt.date.fromisoformat(value)  # rejects anything that would break the SQL
+        dt.date.fromisoformat(value if len(value) != 7 else value + "-01")  # rejects anything that would break the SQL
     return f"{col} >= '{start}' AND {col} <= '{end or start}'"
 
 
@@ -98,13 +98,15 @@ class Tables:
         partition_by: Sequence[str] | None = None,
         extra_predicate: str | None = None,
         merge_schema: bool = False,
-    ) -> None:
-        """Replace exactly the partitions in [start, end] with `df`, atomically.
+    ) -> int:
+        """Replace exactly the partitions in [start, end] with `df`, atomically; return the rows written.
 
         Running it twice with the same input leaves the same rows. Delta refuses
         the write if `df` holds a row outside the range, so a job cannot clobber
         partitions it does not own. `merge_schema` lets a write add columns to an
-        existing table (older partitions read them as null).
+        existing table (older partitions read them as null). The count is observed
+        during the write itself: reading the partitions back to count them costs a
+        second scan and a Delta snapshot, about a second on small tables.
         """
         predicate = ds_predicate(start, end, col)
         if extra_predicate:
@@ -113,13 +115,47 @@ class Tables:
         if not self.exists(name) and df.where(f"NOT ({predicate})").limit(1).count():
             # Delta checks replaceWhere against existing tables only; hold a new one to the same rule.
             raise ValueError(f"{name}: rows outside replaceWhere range ({predicate}) would be written")
-        writer = df.write.format("delta").mode("overwrite").option("replaceWhere", predicate)
+        written = Observation()
+        observed = df.observe(written, F.count(F.lit(1)).alias("rows"))
+        writer = observed.write.format("delta").mode("overwrite").option("replaceWhere", predicate)
         if merge_schema:
             writer = writer.option("mergeSchema", "true")
         if parts:
             writer = writer.partitionBy(*parts)
         writer.save(self.path(name))
-        log.info("wrote %s where %s", name, predicate)
+        rows = int(written.get["rows"])
+        log.info("wrote %s where %s: %d rows", name, predicate, rows)
+        return rows
+
+    def replace_days_in_months(
+        self, name: str, df: DataFrame, start: str, end: str | None = None, col: str = "ds", month_col: str = "month"
+    ) -> int:
+        """Replace the days [start, end] of a day-grained table kept as one partition, one file, per month.
+
+        A partition per day is a file per day, and reading a two-year window is
+        then opening 730 small files, which costs more than their rows. Here a
+        write rewrites each month it touches whole (its other days kept), so a
+        month stays one file and the write stays one atomic commit that reruns
+        repeat exactly. A table still partitioned by day (the older layout) is
+        rewritten by month first, once. Returns the rows written: the months' rows,
+        their kept days included.
+        """
+        days = ds_predicate(start, end, col)  # validates the dates
+        first, last = start[:7], (end or start)[:7]
+        months = ds_predicate(first, last, month_col)
+        new = df.withColumn(month_col, F.substring(F.col(col), 1, 7))
+        if self.exists(name):
+            current = self.read(name)
+            if month_col not in current.columns:
+                log.warning("%s is partitioned by %s (an older layout): rewriting it by %s, once", name, col, month_col)
+                self.overwrite(name, current.withColumn(month_col, F.substring(F.col(col), 1, 7))
+                               .repartition(month_col).sortWithinPartitions(col), partition_by=[month_col])
+                current = self.read(name)
+            kept = current.where(months).where(f"NOT ({days})")
+            new = new.unionByName(kept.select(*new.columns))
+        # One task per month: one file per month, sorted by day so a one-day read skips most row groups.
+        return self.replace_range(name, new.repartition(month_col).sortWithinPartitions(col), first, last,
+                                  col=month_col, partition_by=[month_col])
 
     def merge(self, name: str, df: DataFrame, keys: Sequence[str], update: bool = True) -> None:
         """Upsert by key (insert new keys; update matched rows unless `update` is False)."""
@@ -190,9 +226,7 @@ class Tables:
             F.lit(run_id).alias("run_id"),
             F.current_timestamp().alias("quarantined_at"),
         ).withColumn("ds", F.when(F.col("ds").between(start, end or start), F.col("ds")).otherwise(F.lit(start)))
-        self.replace_range(qname, out, start, end, extra_predicate=f"job = '{job}'")
-        n = self.read_range(qname, start, end).where(F.col("run_id") == run_id).count()
-        return n
+        return self.replace_range(qname, out, start, end, extra_predicate=f"job = '{job}'")
 
 
 def quarantine_name(table: str) -> str:

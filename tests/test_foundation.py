@@ -95,6 +95,29 @@ def test_replace_range_twice_leaves_the_same_rows_and_other_days_alone(spark, ta
 
 
 @pytest.mark.spark
+def test_replace_days_in_months_keeps_one_file_per_month_and_the_other_days(spark, tables):
+    schema = "pin_id string, weight double, ds string"
+    name = "features/x_daily"
+    # The older layout, a partition per day: the first write converts it.
+    tables.replace_range(name, spark.createDataFrame(
+        [("p1", 1.0, "2026-01-30"), ("p1", 2.0, "2026-01-31"), ("p2", 3.0, "2026-02-01")], schema),
+        "2026-01-30", "2026-02-01")
+    day = spark.createDataFrame([("p1", 5.0, "2026-01-31"), ("p3", 6.0, "2026-01-31")], schema)
+    for _ in range(2):  # a rerun leaves the same rows
+        tables.replace_days_in_months(name, day, "2026-01-31")
+        back = tables.read(name)
+        assert sorted(tuple(r) for r in back.select("pin_id", "weight", "ds", "month").collect()) == [
+            ("p1", 1.0, "2026-01-30", "2026-01"), ("p1", 5.0, "2026-01-31", "2026-01"),
+            ("p2", 3.0, "2026-02-01", "2026-02"), ("p3", 6.0, "2026-01-31", "2026-01")]
+        files = back.select("month", F.input_file_name().alias("file")).distinct().groupBy("month").count()
+        assert {r["month"]: r["count"] for r in files.collect()} == {"2026-01": 1, "2026-02": 1}
+    # A range across months: both months rewritten, days outside the range kept.
+    tables.replace_days_in_months(name, spark.createDataFrame([("p4", 7.0, "2026-02-01")], schema),
+                                  "2026-01-31", "2026-02-01")
+    assert sorted(tuple(r) for r in tables.read(name).select("pin_id", "ds").collect()) == [
+        ("p1", "2026-01-30"), ("p4", "2026-02-01")]
+
+@pytest.mark.spark
 def test_replace_range_refuses_rows_outside_its_dates(spark, tables):
     df = spark.createDataFrame([("a", "2026-01-05")], "query string, ds string")
     with pytest.raises(Exception, match="(?i)replaceWhere|does not conform|DELTA_REPLACE_WHERE"):
