@@ -4,7 +4,8 @@ Incremental by day, in two layers:
 
 * Daily partials of query tokens and link text (features/pin_query_token_daily,
   features/pin_link_text_daily, one partition per month holding a `ds` column)
-  are recomputed from raw events for the dates asked for only; days of the trailing window that no run has processed yet
+  are recomputed from raw events for the dates asked for only; days of the
+  trailing window that no run has processed yet
   (features/pin_feature_days records the processed days) are computed first,
   from the earliest missing one, so a fresh warehouse pays for its window once.
 * Snapshots: a daily run for D whose D-1 snapshot exists re-sums the window
