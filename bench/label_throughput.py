@@ -26,7 +26,18 @@ real all-MiniLM-L6-v2 architecture with a freshly built head (fine for throughpu
 Impressions are Home Depot search terms (shared/data/homedepot) with pin texts rendered by
 the v1 template from the product title plus a description and searches of varying length;
 `--from-warehouse W` takes instead the impressions of a pipeline warehouse (e.g. the demo's
-`warehouse/`), its pin texts as the job reads them, and its trained `current` teacher.
+`warehouse/`), its pin texts as the job reads them, and its trained `current` teacher, or the
+bench teacher when W has none. A `bench/simulate_scale.py` world after `searchrel assemble-text`
+gives the pipeline's own texts at the default max_length (128):
+
+    python bench/simulate_scale.py --scales medium --root /tmp/simbench --keep
+    searchrel assemble-text --ds 2026-11-23 --warehouse /tmp/simbench/medium
+    python bench/label_throughput.py --rows 10000 --from-warehouse /tmp/simbench/medium
+
+How much (b) gains over (c) depends on how far the texts fall short of max_length, since
+padding is all that length sorting saves: the Home Depot stand-in's texts (a title, up to eight
+other titles as description, eight searches) nearly fill it; the medium world's have a median
+of about 70 tokens against 128.
 """
 
 from __future__ import annotations
@@ -80,11 +91,13 @@ def bench_rows(n: int, seed: int = 0) -> tuple[list[str], list[str]]:
     return queries, texts
 
 
-def warehouse_rows(spark, source: Path, n: int) -> tuple[list[str], list[str], str]:
+def warehouse_rows(spark, source: Path, n: int) -> tuple[list[str], list[str], str | None]:
     """N (query, pin text) pairs of a real warehouse's impressions, with its `current` teacher.
 
     The pin text is each pin's newest features/pin_text as of the last impression day, as the job
     reads it, so the length spread is the pipeline's own rather than the Home Depot stand-in's.
+    A warehouse without a trained teacher (e.g. `bench/simulate_scale.py`'s, after
+    `searchrel assemble-text`) gives None, and the bench teacher is used.
     """
     from pyspark.sql import functions as F
 
@@ -100,7 +113,11 @@ def warehouse_rows(spark, source: Path, n: int) -> tuple[list[str], list[str], s
     texts = latest_text(tables.read("features/pin_text").withColumn("as_of", F.col("as_of").cast("string")), day)
     rows = (impressions.join(texts, "pin_id")
             .select("query", "text").orderBy(F.xxhash64("query", "text")).limit(n).collect())
-    return [r["query"] for r in rows], [r["text"] for r in rows], str(resolve_teacher_dir(config.models_path, "current"))
+    try:
+        teacher_dir: str | None = str(resolve_teacher_dir(config.models_path, "current"))
+    except FileNotFoundError:
+        teacher_dir = None
+    return [r["query"] for r in rows], [r["text"] for r in rows], teacher_dir
 
 
 def teacher_for_bench(config, warehouse: Path) -> str:
@@ -222,7 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     spark = get_spark(config)
     tables = tables_for(spark, str(warehouse))
     if args.from_warehouse:
-        queries, texts, teacher_dir = warehouse_rows(spark, Path(args.from_warehouse).resolve(), args.rows)
+        queries, texts, own_teacher = warehouse_rows(spark, Path(args.from_warehouse).resolve(), args.rows)
+        teacher_dir = own_teacher or teacher_for_bench(config, warehouse)
     else:
         teacher_dir = teacher_for_bench(config, warehouse)
         queries, texts = bench_rows(args.rows)
