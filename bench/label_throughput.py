@@ -91,18 +91,17 @@ def bench_rows(n: int, seed: int = 0) -> tuple[list[str], list[str]]:
     return queries, texts
 
 
-def warehouse_rows(spark, source: Path, n: int) -> tuple[list[str], list[str], str | None]:
-    """N (query, pin text) pairs of a real warehouse's impressions, with its `current` teacher.
+def warehouse_rows(spark, source: Path, n: int) -> tuple[list[str], list[str], str]:
+    """N (query, pin text) pairs of a real warehouse's impressions, and its models path.
 
     The pin text is each pin's newest features/pin_text as of the last impression day, as the job
     reads it, so the length spread is the pipeline's own rather than the Home Depot stand-in's.
-    A warehouse without a trained teacher (e.g. `bench/simulate_scale.py`'s, after
-    `searchrel assemble-text`) gives None, and the bench teacher is used.
+    Its `current` teacher is used when it has one; one without (e.g. `bench/simulate_scale.py`'s,
+    after `searchrel assemble-text`) gets the bench teacher.
     """
     from pyspark.sql import functions as F
 
     from features.pin_embeddings import latest_text
-    from modeling.cross_encoder import resolve_teacher_dir
     from searchrel.config import load_config
     from spark_jobs.tables import Tables
 
@@ -113,21 +112,20 @@ def warehouse_rows(spark, source: Path, n: int) -> tuple[list[str], list[str], s
     texts = latest_text(tables.read("features/pin_text").withColumn("as_of", F.col("as_of").cast("string")), day)
     rows = (impressions.join(texts, "pin_id")
             .select("query", "text").orderBy(F.xxhash64("query", "text")).limit(n).collect())
-    try:
-        teacher_dir: str | None = str(resolve_teacher_dir(config.models_path, "current"))
-    except FileNotFoundError:
-        teacher_dir = None
-    return [r["query"] for r in rows], [r["text"] for r in rows], teacher_dir
+    return [r["query"] for r in rows], [r["text"] for r in rows], str(config.models_path)
 
 
-def teacher_for_bench(config, warehouse: Path) -> str:
+def teacher_for_bench(config, *own_models: str) -> str:
+    """The `current` teacher of the first models path that has one (own_models, then the bench
+    warehouse's), else a fresh-headed MiniLM saved once under the bench warehouse."""
     from modeling.cross_encoder import build_teacher, resolve_teacher_dir, save_teacher
     from searchrel.config import TeacherConfig
 
-    try:
-        return str(resolve_teacher_dir(config.models_path, "current"))
-    except FileNotFoundError:
-        pass
+    for models in [*own_models, str(config.models_path)]:
+        try:
+            return str(resolve_teacher_dir(models, "current"))
+        except FileNotFoundError:
+            pass
     directory = Path(config.models_path) / "teacher" / "bench-minilm"
     if not (directory / "teacher.json").exists():
         model, tokenizer = build_teacher(TeacherConfig())
@@ -239,10 +237,10 @@ def main(argv: list[str] | None = None) -> int:
     spark = get_spark(config)
     tables = tables_for(spark, str(warehouse))
     if args.from_warehouse:
-        queries, texts, own_teacher = warehouse_rows(spark, Path(args.from_warehouse).resolve(), args.rows)
-        teacher_dir = own_teacher or teacher_for_bench(config, warehouse)
+        queries, texts, own_models = warehouse_rows(spark, Path(args.from_warehouse).resolve(), args.rows)
+        teacher_dir = teacher_for_bench(config, own_models)
     else:
-        teacher_dir = teacher_for_bench(config, warehouse)
+        teacher_dir = teacher_for_bench(config)
         queries, texts = bench_rows(args.rows)
     n = len(queries)
     impressions = spark.createDataFrame(
