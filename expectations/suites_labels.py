@@ -1,19 +1,20 @@
 """Suite for labels/teacher_scores: the soft labels the student learns from.
 
 Besides the per-row rules (5 probabilities in [0, 1] summing to 1, label =
-argmax + 1, expected relevance in [1, 5]) this suite compares the day with
-other data, because a teacher can be wrong in ways no single row shows:
+the teacher's own decoding — its cut-points from teacher.json on the expected
+relevance, or argmax + 1 for a teacher without them — expected relevance in
+[1, 5]) this suite compares the day with other data, because a teacher can be
+wrong in ways no single row shows:
 
 - its *soft* label distribution (the mean of `probs`, which is what the student
   learns from) against the human label shares, by total-variation distance under
   `validation.label_distribution_tolerance`: a teacher whose probabilities have
   drifted away from how relevance is really distributed fails here;
-- its *argmax* label distribution against the human one, under the looser
+- its *hard* label distribution against the human one, under the looser
   `validation.argmax_distribution_tolerance`: a collapsed teacher that predicts
-  one class for everything fails here. The bound is looser because an honest,
-  calibrated teacher on noisy 5-level labels rarely puts the argmax on the
-  middle levels (its probabilities for L2/L3 seldom win), so its hard labels
-  are always further from the human shares than its probabilities are;
+  one class for everything fails here. The bound is looser because hard labels
+  of an honest teacher on noisy 5-level labels sit further from the human
+  shares than its probabilities (an argmax teacher rarely picks L2/L3);
 - its mean expected relevance against the previous day's
   (`validation.expected_relevance_drift`): a swapped model or a broken text
   template shifts the whole day.
@@ -26,6 +27,7 @@ Docs show the figure and the threshold.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from typing import Any
 
@@ -63,11 +65,28 @@ def _fmt_shares(shares: dict[int, float]) -> str:
     return ", ".join(f"L{k} {100 * shares.get(k, 0.0):.0f}%" for k in LABELS)
 
 
+def teacher_cutpoints(models_path: str, versions: list[str]) -> dict[str, list[float]]:
+    """Each version's ordinal cut-points from its teacher.json (versions without them, or not found, decode by argmax)."""
+    from modeling.cross_encoder import TEACHER_JSON, teacher_root
+
+    out = {}
+    for version in versions:
+        meta_file = teacher_root(models_path) / version / TEACHER_JSON
+        if "://" in str(models_path) or not meta_file.exists():
+            log.info("%s: no %s for teacher %s; its label is checked as argmax", TABLE, TEACHER_JSON, version)
+            continue
+        cuts = (json.loads(meta_file.read_text(encoding="utf-8")).get("decoding") or {}).get("cutpoints")
+        if cuts:
+            out[version] = [float(c) for c in cuts]
+    return out
+
+
 def reference(tables: Any, ds: str | None, batch: DataFrame, config: Config) -> dict[str, Any]:
-    """Per teacher version: soft and argmax label shares, their TV distances to the human labels, previous day's mean."""
+    """Per teacher version: soft and hard label shares, their TV distances to the human labels, previous day's mean."""
     out: dict[str, Any] = {}
     teacher = {k[0]: v for k, v in _shares(batch, ["teacher_version"]).items()}
     soft = {k[0]: v for k, v in _soft_shares(batch, ["teacher_version"]).items()}
+    out["cutpoints"] = teacher_cutpoints(config.models_path, sorted(teacher))
     out["teacher_label_shares"] = teacher
     out["teacher_soft_label_shares"] = soft
     if tables.exists(HUMAN):
@@ -109,16 +128,25 @@ def _per_version(mapping: dict[str, float]):
     return F.create_map(*pairs)[F.col("teacher_version")]
 
 
+def decoded_label(cutpoints: dict[str, list[float]]):
+    """The label each row's teacher would give: its cut-points on expected_relevance, else argmax + 1."""
+    decoded = F.array_position(F.col("probs"), F.array_max(F.col("probs"))).cast("int")
+    score = F.col("expected_relevance").cast("double")
+    for version, cuts in cutpoints.items():
+        by_cuts = sum((score > F.lit(float(c))).cast("int") for c in cuts) + F.lit(1)
+        decoded = F.when(F.col("teacher_version") == version, by_cuts).otherwise(decoded)
+    return decoded.cast("int")
+
+
 def derive(batch: DataFrame, inputs: SuiteInputs) -> DataFrame:
     ref = inputs.reference
-    argmax = F.array_position(F.col("probs"), F.array_max(F.col("probs"))).cast("int")
     return batch.select(
         "*",
         array_size("probs").alias("probs_size"),
         F.array_min("probs").cast("double").alias("probs_min"),
         F.array_max("probs").cast("double").alias("probs_max"),
         array_sum("probs").alias("probs_sum"),
-        argmax.alias("probs_argmax_label"),
+        decoded_label(ref.get("cutpoints", {})).alias("decoded_label"),
         _per_version(ref.get("label_tv_distance", {})).alias("label_tv_distance_vs_human"),
         _per_version(ref.get("argmax_label_tv_distance", {})).alias("argmax_label_tv_distance_vs_human"),
         _per_version(ref.get("expected_relevance_mean_drift", {})).alias("expected_relevance_mean_drift"),
@@ -137,8 +165,10 @@ def build(i: SuiteInputs):
         between("probs_sum", 1 - v.prob_sum_tolerance, 1 + v.prob_sum_tolerance,
                 notes=f"A softmax sums to 1 ± validation.prob_sum_tolerance={v.prob_sum_tolerance:g}."),
         in_set("label", LABELS, notes="Labels are integers 1..5."),
-        gxe.ExpectColumnPairValuesToBeEqual(column_A="label", column_B="probs_argmax_label",
-                                            notes="label = argmax(probs) + 1."),
+        gxe.ExpectColumnPairValuesToBeEqual(
+            column_A="label", column_B="decoded_label",
+            notes="label = the teacher's decoding: 1 + the number of its cut-points (teacher.json) below "
+                  "expected_relevance, or argmax(probs) + 1 for a teacher without cut-points."),
         between("expected_relevance", 1, 5, notes="Expected relevance sum_k p_k * k lies in [1, 5]."),
         row_count(i),
     ]
@@ -157,9 +187,9 @@ def build(i: SuiteInputs):
         out.append(gxe.ExpectColumnMaxToBeBetween(
             column="argmax_label_tv_distance_vs_human", min_value=0, max_value=v.argmax_distribution_tolerance,
             notes=(
-                f"Total-variation distance between the teacher's argmax labels and the human label shares "
+                f"Total-variation distance between the teacher's hard labels and the human label shares "
                 f"must be at most validation.argmax_distribution_tolerance={v.argmax_distribution_tolerance:g} "
-                f"(a collapsed, one-class teacher fails). Human: {human}. Teacher (argmax) {hard}."
+                f"(a collapsed, one-class teacher fails). Human: {human}. Teacher (labels) {hard}."
             ),
         ))
     else:

@@ -199,15 +199,20 @@ def score_texts(teacher: LoadedTeacher, queries: Sequence[str], texts: Sequence[
     return score_encoded(teacher, encoded, micro_batch_size, sort_by_length)
 
 
-def summarise(probs: np.ndarray) -> pd.DataFrame:
-    """probs, label (argmax + 1) and expected relevance (sum_k p_k * k) per row."""
+def summarise(probs: np.ndarray, cutpoints: Sequence[float] | None = None) -> pd.DataFrame:
+    """probs, label and expected relevance (sum_k p_k * k) per row.
+
+    `label` is the teacher's own decoding: its cut-points on the expected
+    relevance when teacher.json has them, else argmax + 1.
+    """
+    from modeling.ordinal import decode
+
     probs = np.asarray(probs, dtype=np.float32).reshape(-1, N_LEVELS)
     levels = np.arange(1, N_LEVELS + 1, dtype=np.float32)
-    return pd.DataFrame({
-        "probs": list(probs),
-        "label": (probs.argmax(axis=1) + 1).astype(np.int32),
-        "expected_relevance": (probs @ levels).astype(np.float32),
-    })
+    expected = (probs @ levels).astype(np.float32)
+    # Decoded from the float32 value that is stored, so the table's own columns reproduce every label exactly.
+    label = (probs.argmax(axis=1) + 1) if cutpoints is None else decode(expected.astype(np.float64), cutpoints)
+    return pd.DataFrame({"probs": list(probs), "label": label.astype(np.int32), "expected_relevance": expected})
 
 
 def score_batches(batches: Iterator[tuple[pd.Series, pd.Series]], opts: ScoringOptions) -> Iterator[pd.DataFrame]:
@@ -217,9 +222,10 @@ def score_batches(batches: Iterator[tuple[pd.Series, pd.Series]], opts: ScoringO
     teacher = load_cached(opts)
     if teacher.device.type == "cpu":
         torch.set_num_threads(task_threads(opts.torch_threads))
+    cutpoints = (teacher.meta.get("decoding") or {}).get("cutpoints")
     for queries, texts in batches:
         probs = score_texts(teacher, queries.tolist(), texts.tolist(), opts.micro_batch_size, opts.sort_by_length)
-        yield summarise(probs)
+        yield summarise(probs, cutpoints)
 
 
 def make_score_udf(opts: ScoringOptions):

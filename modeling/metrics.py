@@ -58,12 +58,15 @@ def expected_calibration_error(y_true: np.ndarray, probs: np.ndarray, n_bins: in
     return float(sum(b["count"] / total * abs(b["accuracy"] - b["confidence"]) for b in bins if b["count"]))
 
 
-def classification_metrics(y_true: Sequence[int], probs: np.ndarray) -> dict[str, Any]:
+def classification_metrics(y_true: Sequence[int], probs: np.ndarray, pred: Sequence[int] | None = None) -> dict[str, Any]:
     """Accuracy, macro-F1, per-class precision/recall, confusion matrix, AUROC@>=3/4/5, QWK, ECE, log loss.
 
-    Macro-F1 averages over the labels that occur in the truth or the
-    predictions (sklearn's default), so an absent level does not count as 0.
-    AUROCs are None when the binarised truth has one class only.
+    `pred` are the predicted levels (argmax of `probs` when not given: a
+    teacher with ordinal cut-points passes its decoded levels). Macro-F1
+    averages over the labels that occur in the truth or the predictions
+    (sklearn's default), so an absent level does not count as 0; the
+    per-level `predicted_share` and `levels_never_predicted` make such a
+    level stand out. AUROCs are None when the binarised truth has one class only.
     """
     from sklearn.metrics import (
         accuracy_score,
@@ -83,18 +86,23 @@ def classification_metrics(y_true: Sequence[int], probs: np.ndarray) -> dict[str
         return {"n": 0}
     if y.min() < 1 or y.max() > 5:
         raise ValueError("labels must be 1..5")
-    pred = probs.argmax(axis=1) + 1
+    pred = probs.argmax(axis=1) + 1 if pred is None else np.asarray(pred, dtype=np.int64)
+    if len(pred) != len(y):
+        raise ValueError(f"{len(pred)} predictions for {len(y)} labels")
     precision, recall, _, support = precision_recall_fscore_support(
         y, pred, labels=LEVELS, zero_division=0
     )
+    predicted = np.bincount(pred - 1, minlength=len(LEVELS))
     out: dict[str, Any] = {
         "n": int(len(y)),
         "accuracy": float(accuracy_score(y, pred)),
         "macro_f1": float(f1_score(y, pred, average="macro", zero_division=0)),
         "per_class": {
-            str(level): {"precision": float(p), "recall": float(r), "support": int(s)}
-            for level, p, r, s in zip(LEVELS, precision, recall, support)
+            str(level): {"precision": float(p), "recall": float(r), "support": int(s),
+                         "predicted_share": float(c / len(y))}
+            for level, p, r, s, c in zip(LEVELS, precision, recall, support, predicted)
         },
+        "levels_never_predicted": [int(level) for level, c in zip(LEVELS, predicted) if c == 0],
         "confusion_matrix": confusion_matrix(y, pred, labels=LEVELS).tolist(),
     }
     for k in (3, 4, 5):
@@ -142,3 +150,26 @@ def ndcg_at_k(
         ranked = gains[np.argsort(-scores_arr[idx], kind="stable")][:k]
         values.append(_dcg(ranked) / ideal)
     return float(np.mean(values)) if values else float("nan")
+
+
+def metrics_by_group(groups: Sequence[Any], y_true: Sequence[int], pred: Sequence[int]) -> dict[str, dict[str, Any]]:
+    """Accuracy, QWK and macro-F1 of predicted levels within each group (e.g. each query language).
+
+    Groups are reported in descending size; a missing group value is "unknown".
+    """
+    from sklearn.metrics import cohen_kappa_score, f1_score
+
+    keys = np.asarray(["unknown" if g is None or g != g else str(g) for g in groups], dtype=object)
+    y, p = np.asarray(y_true, dtype=np.int64), np.asarray(pred, dtype=np.int64)
+    out: dict[str, dict[str, Any]] = {}
+    names, counts = np.unique(keys, return_counts=True)
+    for name in names[np.argsort(-counts, kind="stable")]:
+        rows = keys == name
+        kappa = cohen_kappa_score(y[rows], p[rows], labels=LEVELS, weights="quadratic") if rows.sum() > 1 else np.nan
+        out[str(name)] = {
+            "n": int(rows.sum()),
+            "accuracy": float((y[rows] == p[rows]).mean()),
+            "quadratic_weighted_kappa": None if np.isnan(kappa) else float(kappa),
+            "macro_f1": float(f1_score(y[rows], p[rows], average="macro", zero_division=0)),
+        }
+    return out

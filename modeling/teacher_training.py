@@ -4,8 +4,9 @@ Pointwise cross-entropy over the 5 levels (as in the paper). The loop is
 written out rather than delegated to `transformers.Trainer` because the model
 is a custom module (backbone + pooling + head) and the needs are few: dynamic
 padding on length-grouped batches (most of the CPU speed-up), AdamW with
-linear warmup and decay, gradient accumulation, early stopping on validation
-loss with the best weights restored, and bf16/fp16 autocast on GPU.
+linear warmup and decay and the head on its own rate, gradient accumulation,
+early stopping and weight selection on validation QWK (or loss), optional
+class weights and an ordinal loss term, and bf16/fp16 autocast on GPU.
 """
 
 from __future__ import annotations
@@ -15,14 +16,21 @@ import math
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
 from torch.nn import functional as F_nn
 
 from modeling.cross_encoder import CrossEncoder, _pad_id, encode_pairs, pad_batch, predict_proba
-from modeling.metrics import classification_metrics, expected_relevance, expected_value, ndcg_at_k, rmse
+from modeling.metrics import (
+    classification_metrics,
+    expected_relevance,
+    expected_value,
+    metrics_by_group,
+    ndcg_at_k,
+    rmse,
+)
 from searchrel.config import TeacherConfig
 
 log = logging.getLogger(__name__)
@@ -94,34 +102,104 @@ def _autocast(device: str):
 
 
 @torch.no_grad()
-def evaluate_loss(model: CrossEncoder, examples: Examples, pad_id: int, batch_size: int, device: str) -> dict[str, float]:
-    """Mean cross-entropy and accuracy on a split (the early-stopping signal)."""
+def predict_examples(model: CrossEncoder, examples: Examples, pad_id: int, batch_size: int, device: str) -> np.ndarray:
+    """Softmax [N, 5] in the examples' order, from already tokenized rows (length-sorted batches)."""
+    out = np.zeros((len(examples), 5), dtype=np.float32)
     if len(examples) == 0:
-        return {"loss": float("nan"), "accuracy": float("nan")}
+        return out
+    was_training = model.training
     model.eval()
     order = np.argsort([len(x) for x in examples.encoded["input_ids"]], kind="stable")
-    total, correct = 0.0, 0
     ctx, _ = _autocast(device)
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
-        inputs, target = _batch(examples, idx, pad_id, device)
+        inputs, _ = _batch(examples, idx, pad_id, device)
         with ctx:
             logits = model(**inputs).float()
-        total += F_nn.cross_entropy(logits, target, reduction="sum").item()
-        correct += int((logits.argmax(dim=-1) == target).sum().item())
-    model.train()
-    return {"loss": total / len(examples), "accuracy": correct / len(examples)}
+        out[idx] = torch.softmax(logits, dim=-1).cpu().numpy()
+    model.train(was_training)
+    return out
+
+
+def evaluate_loss(model: CrossEncoder, examples: Examples, pad_id: int, batch_size: int, device: str) -> dict[str, float]:
+    """Mean cross-entropy and argmax accuracy on a split."""
+    if len(examples) == 0:
+        return {"loss": float("nan"), "accuracy": float("nan")}
+    probs = predict_examples(model, examples, pad_id, batch_size, device)
+    picked = probs[np.arange(len(examples)), examples.labels - 1]
+    return {"loss": float(-np.log(np.clip(picked, 1e-12, 1.0)).mean()),
+            "accuracy": float(((probs.argmax(axis=1) + 1) == examples.labels).mean())}
+
+
+def validation_scores(probs: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
+    """What selection reads after each evaluation: loss, argmax accuracy and QWK, and QWK under fitted cut-points."""
+    from modeling.ordinal import decode_probs, fit_cutpoints, quadratic_kappa
+
+    if len(labels) == 0:
+        return {"loss": float("nan"), "accuracy": float("nan"), "qwk": float("nan"), "cutpoints": None}
+    argmax = probs.argmax(axis=1) + 1
+    cuts = fit_cutpoints(expected_relevance(probs), labels)
+    decoded = decode_probs(probs, cuts)
+    picked = probs[np.arange(len(labels)), labels - 1]
+    return {
+        "loss": float(-np.log(np.clip(picked, 1e-12, 1.0)).mean()),
+        "accuracy": float((argmax == labels).mean()),
+        "qwk_argmax": quadratic_kappa(labels, argmax),
+        "qwk": quadratic_kappa(labels, decoded),
+        "accuracy_decoded": float((decoded == labels).mean()),
+        "cutpoints": cuts,
+    }
+
+
+def class_weights(labels: np.ndarray, how: str) -> torch.Tensor | None:
+    """Per-level loss weights from the training labels: none, or (square root of) inverse frequency, mean 1."""
+    if how == "none":
+        return None
+    counts = np.bincount(np.asarray(labels, dtype=np.int64) - 1, minlength=5).astype(np.float64)
+    inverse = np.where(counts > 0, counts.sum() / np.maximum(counts, 1.0), 0.0)
+    weights = np.sqrt(inverse) if how == "sqrt_inverse" else inverse
+    weights = weights / (weights[counts > 0].mean() if (counts > 0).any() else 1.0)
+    return torch.as_tensor(weights, dtype=torch.float32)
+
+
+def teacher_loss(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None,
+                 ordinal_weight: float) -> torch.Tensor:
+    """Cross-entropy over the levels, plus (optionally) the squared error of the expected relevance.
+
+    The second term is what makes the loss ordinal: mass on L4 for an L5 pair
+    costs less than mass on L1, which plain cross-entropy cannot tell apart.
+    """
+    logits = logits.float()
+    loss = F_nn.cross_entropy(logits, target, weight=weight)
+    if ordinal_weight > 0:
+        levels = torch.arange(logits.shape[1], device=logits.device, dtype=logits.dtype)
+        expected = (torch.softmax(logits, dim=-1) * levels).sum(dim=-1)
+        loss = loss + ordinal_weight * ((expected - target.to(logits.dtype)) ** 2).mean()
+    return loss
 
 
 def _optimizer(model: CrossEncoder, cfg: TeacherConfig) -> torch.optim.Optimizer:
-    decay, no_decay = [], []
+    """AdamW with the head on its own learning rate: a fresh head needs far larger steps than the backbone."""
+    head_lr = cfg.head_learning_rate or cfg.learning_rate
+    groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
         # Biases and norms are not weights to shrink (the usual BERT recipe).
-        (no_decay if p.ndim < 2 or "norm" in name.lower() else decay).append(p)
-    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=cfg.learning_rate)
+        decays = not (p.ndim < 2 or "norm" in name.lower())
+        groups.setdefault((name.startswith("head."), decays), []).append(p)
+    return torch.optim.AdamW(
+        [{"params": params, "lr": head_lr if is_head else cfg.learning_rate,
+          "weight_decay": cfg.weight_decay if decays else 0.0}
+         for (is_head, decays), params in sorted(groups.items())],
+        lr=cfg.learning_rate,
+    )
+
+
+def _selection_value(scores: dict[str, Any], metric: str) -> float:
+    """Higher is better: validation QWK (under fitted cut-points) or minus validation loss."""
+    value = scores["qwk"] if metric == "qwk" else -scores["loss"]
+    return float("-inf") if value is None or math.isnan(value) else float(value)
 
 
 def train(
@@ -132,8 +210,16 @@ def train(
     val_set: Examples,
     device: str = "cpu",
     progress: bool = True,
+    on_eval: Callable[[CrossEncoder, dict[str, Any]], dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
-    """Fine-tune in place; returns per-epoch history. The best epoch by validation loss is restored."""
+    """Fine-tune in place; returns one history entry per evaluation. The best evaluation's weights are restored.
+
+    The validation split is scored `cfg.evals_per_epoch` times an epoch and the
+    best point by `cfg.selection_metric` wins, so a run of one or two epochs
+    still keeps its best weights rather than whatever the last step left.
+    `on_eval(model, validation_scores)` may add to each history entry (the
+    quality bench scores its test split there, for learning curves).
+    """
     from tqdm.auto import tqdm
     from transformers import get_linear_schedule_with_warmup
 
@@ -147,20 +233,25 @@ def train(
     model.to(device)
     model.train()
     lengths = [len(x) for x in train_set.encoded["input_ids"]]
-    steps_per_epoch = math.ceil(math.ceil(len(train_set) / cfg.batch_size) / cfg.grad_accum_steps)
+    batches_per_epoch = math.ceil(len(train_set) / cfg.batch_size)
+    steps_per_epoch = math.ceil(batches_per_epoch / cfg.grad_accum_steps)
     total_steps = steps_per_epoch * cfg.epochs
     optimizer = _optimizer(model, cfg)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
     autocast, amp_dtype = _autocast(device)
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
     trainable = [p for p in model.parameters() if p.requires_grad]
+    weight = class_weights(train_set.labels, cfg.class_weighting)
+    weight = None if weight is None else weight.to(device)
+    evals = min(max(cfg.evals_per_epoch, 1), batches_per_epoch)
+    eval_points = {round(batches_per_epoch * k / evals) for k in range(1, evals + 1)}
     history: list[dict[str, Any]] = []
-    best_loss, best_state, bad_epochs = float("inf"), None, 0
-    log.info("teacher: %d train / %d validation rows, %d optimizer steps, device %s",
-             len(train_set), len(val_set), total_steps, device)
+    best_value, best_state, bad_evals, stop = float("-inf"), None, 0, False
+    log.info("teacher: %d train / %d validation rows, %d optimizer steps, %d evaluation(s) an epoch, device %s",
+             len(train_set), len(val_set), total_steps, evals, device)
     for epoch in range(1, cfg.epochs + 1):
         batches = length_grouped_batches(lengths, cfg.batch_size, rng)
-        started, seen, running = time.perf_counter(), 0, 0.0
+        started, seen, running, eval_seconds = time.perf_counter(), 0, 0.0, 0.0
         bar = tqdm(batches, desc=f"teacher epoch {epoch}/{cfg.epochs}", unit="batch", disable=not progress,
                    mininterval=2.0)
         optimizer.zero_grad(set_to_none=True)
@@ -168,7 +259,7 @@ def train(
             inputs, target = _batch(train_set, idx, pad_id, device)
             with autocast:
                 logits = model(**inputs)
-            loss = F_nn.cross_entropy(logits.float(), target)
+            loss = teacher_loss(logits, target, weight, cfg.ordinal_loss_weight)
             scaler.scale(loss / cfg.grad_accum_steps).backward()
             if i % cfg.grad_accum_steps == 0 or i == len(batches):
                 scaler.unscale_(optimizer)
@@ -179,24 +270,41 @@ def train(
                 optimizer.zero_grad(set_to_none=True)
             seen += len(idx)
             running = 0.98 * running + 0.02 * loss.item() if i > 1 else loss.item()
-            bar.set_postfix(loss=f"{running:.3f}", ex_s=f"{seen / (time.perf_counter() - started):.1f}")
+            bar.set_postfix(loss=f"{running:.3f}", ex_s=f"{seen / max(time.perf_counter() - started - eval_seconds, 1e-9):.1f}")
+            if i not in eval_points:
+                continue
+            eval_started = time.perf_counter()
+            scores = validation_scores(
+                predict_examples(model, val_set, pad_id, cfg.batch_size * 2, device), val_set.labels
+            )
+            eval_seconds += time.perf_counter() - eval_started
+            entry = {"epoch": round(epoch - 1 + i / batches_per_epoch, 3), "train_loss": running,
+                     "val_loss": scores["loss"], "val_accuracy": scores["accuracy"],
+                     "val_qwk": scores["qwk"], "val_qwk_argmax": scores.get("qwk_argmax"),
+                     "examples_per_s": seen / max(time.perf_counter() - started - eval_seconds, 1e-9),
+                     "seconds": time.perf_counter() - started - eval_seconds, "eval_seconds": eval_seconds}
+            if on_eval is not None:
+                entry.update(on_eval(model, scores))
+                model.train()
+            history.append(entry)
+            log.info("teacher epoch %.2f: train loss %.4f, validation loss %.4f, accuracy %.4f, QWK %.4f, %.1f ex/s",
+                     entry["epoch"], running, scores["loss"], scores["accuracy"], scores["qwk"],
+                     entry["examples_per_s"])
+            value = _selection_value(scores, cfg.selection_metric) if len(val_set) else -running
+            if value > best_value + 1e-4:
+                best_value, bad_evals = value, 0
+                best_state = {n: p.detach().to("cpu", copy=True) for n, p in model.named_parameters()
+                              if p.requires_grad}
+            else:
+                bad_evals += 1
+                if bad_evals >= cfg.patience:
+                    log.info("teacher: early stop at epoch %.2f (no validation improvement in %d evaluations)",
+                             entry["epoch"], bad_evals)
+                    stop = True
+                    break
         bar.close()
-        train_seconds = time.perf_counter() - started
-        val = evaluate_loss(model, val_set, pad_id, cfg.batch_size * 2, device)
-        entry = {"epoch": epoch, "train_loss": running, "val_loss": val["loss"], "val_accuracy": val["accuracy"],
-                 "examples_per_s": seen / train_seconds, "seconds": train_seconds}
-        history.append(entry)
-        log.info("teacher epoch %d: train loss %.4f, validation loss %.4f, accuracy %.4f, %.1f examples/s",
-                 epoch, running, val["loss"], val["accuracy"], entry["examples_per_s"])
-        current = val["loss"] if not math.isnan(val["loss"]) else running
-        if current < best_loss - 1e-4:
-            best_loss, bad_epochs = current, 0
-            best_state = {n: p.detach().to("cpu", copy=True) for n, p in model.named_parameters() if p.requires_grad}
-        else:
-            bad_epochs += 1
-            if bad_epochs >= cfg.patience:
-                log.info("teacher: early stop after epoch %d (no validation improvement in %d)", epoch, bad_epochs)
-                break
+        if stop:
+            break
     if best_state is not None:
         params = dict(model.named_parameters())
         with torch.no_grad():
@@ -223,18 +331,37 @@ def evaluation_report(
     probs: np.ndarray,
     raw_scores: Sequence[float] | None = None,
     scale_values: Sequence[float] | None = None,
+    cutpoints: Sequence[float] | None = None,
+    languages: Sequence[str | None] | None = None,
 ) -> dict[str, Any]:
-    """Classification metrics + nDCG@10 by expected relevance (+ RMSE on the original scale when known)."""
-    report = classification_metrics(labels, probs)
-    if len(labels) == 0:
+    """Classification metrics of the decoded levels + nDCG@10 by expected relevance (+ RMSE on the original scale).
+
+    With `cutpoints` the levels are the ordinal decoding of the expected
+    relevance (what `label` writes) and argmax's accuracy and QWK are kept
+    beside them; `languages` adds the same metrics per query language.
+    """
+    from modeling.ordinal import decode_probs, quadratic_kappa
+
+    labels_arr = np.asarray(labels, dtype=np.int64)
+    pred = decode_probs(probs, cutpoints) if len(labels_arr) else np.zeros(0, dtype=np.int64)
+    report = classification_metrics(labels_arr, probs, pred)
+    if len(labels_arr) == 0:
         return report
-    report["ndcg_at_10"] = ndcg_at_k(queries, labels, expected_relevance(probs), k=10)
+    report["decoding"] = {"method": "argmax"} if cutpoints is None else {
+        "method": "cutpoints", "cutpoints": [round(float(c), 6) for c in cutpoints]}
+    if cutpoints is not None:
+        argmax = np.asarray(probs).argmax(axis=1) + 1
+        report["argmax"] = {"accuracy": float((argmax == labels_arr).mean()),
+                            "quadratic_weighted_kappa": quadratic_kappa(labels_arr, argmax)}
+    report["ndcg_at_10"] = ndcg_at_k(queries, labels_arr, expected_relevance(probs), k=10)
     if raw_scores is not None and scale_values is not None:
         scores = np.asarray(raw_scores, dtype=np.float64)
         ok = ~np.isnan(scores)
         if ok.any():
             report["rmse_original_scale"] = rmse(scores[ok], expected_value(probs[ok], scale_values))
             report["scale_values"] = [round(v, 4) for v in scale_values]
+    if languages is not None:
+        report["by_language"] = metrics_by_group(languages, labels_arr, pred)
     return report
 
 

@@ -158,10 +158,27 @@ class TeacherConfig(Section):
     epochs: int = Field(default=3, ge=1)
     batch_size: int = Field(default=32, ge=1)
     grad_accum_steps: int = Field(default=1, ge=1)
-    learning_rate: float = Field(default=5e-5, gt=0)
+    # The backbone's peak rate (MiniLM on the small world: 1e-4 learns, 2e-4 collapses to one level).
+    learning_rate: float = Field(default=1e-4, gt=0)
+    # The fresh MLP head's own rate (None = learning_rate): it starts from random weights
+    # while the backbone only needs nudging.
+    head_learning_rate: float | None = Field(default=1e-3, gt=0)
     weight_decay: float = Field(default=0.01, ge=0)
     warmup_ratio: float = Field(default=0.1, ge=0, lt=1)
+    # Validation is scored this many times an epoch; early stopping and the kept weights
+    # follow `selection_metric` over those points ("qwk": QWK under cut-points fitted on
+    # validation, the graded agreement labels are judged by; "loss": cross-entropy).
+    evals_per_epoch: int = Field(default=2, ge=1)
+    selection_metric: Literal["qwk", "loss"] = "qwk"
+    # Evaluations without improvement before stopping.
     patience: int = Field(default=2, ge=1)
+    # Per-level loss weights: none, or (the square root of) inverse label frequency.
+    class_weighting: Literal["none", "sqrt_inverse", "inverse"] = "none"
+    # Weight of the squared error of the expected relevance added to cross-entropy (0 = plain CE).
+    ordinal_loss_weight: float = Field(default=0.0, ge=0)
+    # How one level is read from the 5-way probabilities: cut-points on the expected relevance
+    # fitted on validation to maximise QWK (saved in teacher.json), or argmax.
+    decoding: Literal["cutpoints", "argmax"] = "cutpoints"
     max_train_rows: int | None = Field(default=None, ge=1)
     seed: int = 13
     quantization: Literal["none", "4bit"] = "none"

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 SECTIONS = (
     ("volumes", "Data volumes"),
     ("teacher", "Teacher against baselines"),
+    ("levels", "Teacher per relevance level and per language"),
     ("ablation", "Enriched text ablation"),
     ("student", "Student against teacher"),
     ("scaling", "Scaling with teacher-labelled rows"),
@@ -183,6 +184,68 @@ def _teacher(evaluation: dict | None, out: Path) -> Section:
         f"The fine-tuned cross-encoder reaches accuracy {_fmt(groups['teacher']['accuracy'])} on "
         f"{teacher.get('n', 0):,} held-out rows of queries it never saw, against {best:.3f} for the best baseline."
     )
+    return section
+
+
+def _levels(evaluation: dict | None) -> Section:
+    """Recall and predicted share per level, and metrics per query language, for each evaluated teacher."""
+    section = Section("levels", "Teacher per relevance level and per language")
+    teachers = [(name, _test((evaluation or {}).get(key))) for name, key in
+                (("teacher", "teacher"), ("title + description", "ablation_teacher"))]
+    teachers = [(name, block) for name, block in teachers if block.get("per_class")]
+    if not teachers:
+        section.missing = "no per-level metrics in the teacher evaluation"
+        return section
+    rows, warnings = [], []
+    for name, block in teachers:
+        for level, values in sorted(block["per_class"].items()):
+            share = values.get("predicted_share")
+            flag = "NEVER PREDICTED" if share == 0 else ("rare" if share is not None and share < 0.03 else "")
+            rows.append((name, f"L{level}", values.get("support", 0), _fmt(values.get("recall")), _fmt(share), flag))
+        if block.get("levels_never_predicted"):
+            warnings.append(f"{name} never predicts level(s) {', '.join(map(str, block['levels_never_predicted']))}")
+    section.body = _table(("teacher", "level", "test rows", "recall", "predicted share", ""), rows)
+    languages = [(name, lang, values) for name, block in teachers for lang, values in (block.get("by_language") or {}).items()]
+    if languages:
+        section.body += _table(("teacher", "query language", "test rows", "accuracy", "QWK", "macro-F1"), (
+            (name, lang, v["n"], _fmt(v.get("accuracy")), _fmt(v.get("quadratic_weighted_kappa")), _fmt(v.get("macro_f1")))
+            for name, lang, v in languages))
+    decoding = (teachers[0][1].get("decoding") or {}).get("method", "argmax")
+    section.caption = (
+        (" ".join(w + "." for w in warnings) + " " if warnings else "Every level is predicted. ")
+        + f"Levels are read from the probabilities by {'cut-points on the expected relevance fitted on validation' if decoding == 'cutpoints' else 'argmax'}; "
+        "a level below 3% of predictions is marked rare."
+    )
+    return section
+
+
+def _teacher_quality(reports: Path) -> Section:
+    """The teacher quality bench's runs (bench/teacher_quality.py --out <warehouse>/reports), where it was run."""
+    section = Section("teacher_quality", "Teacher quality bench")
+    found = sorted(reports.glob("teacher_quality_*.json"))
+    results = [r for r in (_load(p) for p in found) if isinstance(r, dict) and r.get("runs")]
+    if not results:
+        section.missing = "bench/teacher_quality.py has not written here (run it with --out <warehouse>/reports)"
+        return section
+    rows = []
+    for result in results:
+        ref = result.get("reference") or {}
+        for label, block in (("ceiling: labels vs truth", ref.get("ceiling")), ("majority class", ref.get("majority"))):
+            if block:
+                rows.append((result["name"], label, "", "", _fmt(block.get("accuracy")),
+                             _fmt(block.get("quadratic_weighted_kappa")), "", ""))
+        for run in result["runs"]:
+            test = run.get("test") or {}
+            rows.append((result["name"], f"{run['backbone']} · {run['recipe']}" + (" · en only" if run.get("english_only") else ""),
+                         f"{run['train_rows']:,}", run.get("epochs_run"), _fmt(test.get("accuracy")),
+                         _fmt(test.get("quadratic_weighted_kappa")), _fmt(test.get("macro_f1")),
+                         run.get("seconds_per_epoch")))
+        image = reports / f"teacher_quality_{result['name']}.png"
+        if image.exists():
+            section.images.append(image.name)
+    section.body = _table(("data", "teacher", "train labels", "epochs", "accuracy", "QWK", "macro-F1", "s / epoch"), rows)
+    section.caption = ("Test metrics per backbone, recipe and number of human labels, beside the ceiling the labels "
+                       "themselves allow and the majority class; curves are test metrics at each validation point.")
     return section
 
 
@@ -417,6 +480,7 @@ def build_report(
     sections = [
         _volumes(tables, reports),
         _teacher(evaluation, reports),
+        _levels(evaluation),
         _ablation(evaluation, reports),
         _student(evaluation, reports),
         _scaling(reports, reports),
@@ -425,6 +489,9 @@ def build_report(
         _throughput(reports),
         _quality(reports),
     ]
+    bench = _teacher_quality(reports)
+    if not bench.missing:  # a bench, not a pipeline stage: shown where it was run, never as a gap
+        sections.insert(3, bench)
     meta = {"generated": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "warehouse": config.warehouse_path}
     if scale:
         meta["world"] = scale

@@ -12,13 +12,16 @@ from typing import Any
 
 import pandas as pd
 from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from features.query_features import query_languages
 
 from modeling.teacher_data import assign_split, labelled_pin_text, labelled_raw_pins, render_texts
 from spark_jobs.tables import Tables
 
 log = logging.getLogger(__name__)
 
-LABELS, PIN_TEXT, PINS = "raw/human_labels", "features/pin_text", "raw/pins"
+LABELS, PIN_TEXT, PINS, IMPRESSIONS = "raw/human_labels", "features/pin_text", "raw/pins", "raw/impressions"
 
 
 def _read_at(tables: Tables, name: str, version: int | None) -> DataFrame:
@@ -40,7 +43,7 @@ def load_labelled(
     seed: int,
     snapshot: dict[str, Any] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """(rows with query, pin_id, label, split, part_* columns, …; the snapshot that was read).
+    """(rows with query, pin_id, label, split, lang, part_* columns, …; the snapshot that was read).
 
     Uses features/pin_text when it exists, else title + description from raw/pins
     (logged: the enriched-text parts are then empty).
@@ -56,6 +59,11 @@ def load_labelled(
     labels = _read_at(tables, LABELS, versions[LABELS])
     text = _read_at(tables, source, versions[source])
     joined = labelled_pin_text(labels, text) if source == PIN_TEXT else labelled_raw_pins(labels, text)
+    if tables.exists(IMPRESSIONS):
+        # The query's language, as served (per-language metrics); imported label sets have none.
+        joined = joined.join(query_languages(tables.read(IMPRESSIONS)), "query", "left")
+    else:
+        joined = joined.withColumn("lang", F.lit(None).cast("string"))
     rows = assign_split(joined, split, val_fraction, test_fraction, seed)
     frame = rows.orderBy("query", "pin_id").toPandas()
     n_labels = labels.count()

@@ -66,6 +66,7 @@ def run(ctx: runner.JobContext) -> dict:
     from modeling import cross_encoder as ce
     from modeling import teacher_training as tt
     from modeling.splits import TEST, TRAIN, VALIDATION
+    from modeling.teacher_fit import fit_teacher
     from spark_jobs.teacher_inputs import label_distribution, load_labelled, texts_for
 
     cfg = teacher_config(ctx)
@@ -84,28 +85,10 @@ def run(ctx: runner.JobContext) -> dict:
         log.info("subsampling train from %d to %d rows (teacher.max_train_rows)", len(train_df), cfg.max_train_rows)
         train_df = train_df.sample(n=cfg.max_train_rows, random_state=cfg.seed)
     val_df, test_df = frame[frame["split"] == VALIDATION], frame[frame["split"] == TEST]
-    tt.seed_everything(cfg.seed)
-    model, tokenizer = ce.build_teacher(cfg)
-    meta = dict(model.meta_defaults)
-    sets = {
-        name: tt.make_examples(tokenizer, df["query"].tolist(), df["text"].tolist(), df["label"].tolist(),
-                               cfg.max_length, model.is_decoder)
-        for name, df in (("train", train_df), ("validation", val_df))
-    }
     load_seconds = time.perf_counter() - started
-    history = tt.train(model, tokenizer, cfg, sets["train"], sets["validation"], device=device)
-    train_seconds = sum(h["seconds"] for h in history)
-    scale = (
-        tt.score_scale_values(train_df["label"].to_numpy(), train_df["raw_score"].to_numpy(dtype=float))
-        if "raw_score" in frame.columns else None
-    )
-    metrics = {}
-    for name, df in (("validation", val_df), ("test", test_df)):
-        probs = tt.predict(model, tokenizer, meta, df["query"], df["text"], cfg.batch_size * 2, device)
-        metrics[name] = tt.evaluation_report(
-            df["query"].tolist(), df["label"].to_numpy(), probs,
-            df["raw_score"].to_numpy(dtype=float) if scale else None, scale,
-        )
+    fitted = fit_teacher(cfg, train_df, val_df, test_df, device=device)
+    history, metrics, train_seconds = fitted.history, fitted.metrics, fitted.train_seconds
+    meta = dict(fitted.meta)
     version = ctx.args.version or ce.new_version()
     meta.update(
         version=version,
@@ -123,11 +106,12 @@ def run(ctx: runner.JobContext) -> dict:
             "label_distribution": label_distribution(frame),
         },
         training={"config": cfg.model_dump(), "history": history, "device": device,
-                  "train_seconds": round(train_seconds, 1), "prepare_seconds": round(load_seconds, 1)},
+                  "train_seconds": round(train_seconds, 1),
+                  "prepare_seconds": round(load_seconds + fitted.prepare_seconds, 1)},
         metrics=metrics,
-        scale_values=scale,
+        scale_values=fitted.scale_values,
     )
-    directory = ce.save_teacher(model, tokenizer, meta, ce.teacher_root(ctx.config.models_path) / version)
+    directory = ce.save_teacher(fitted.model, fitted.tokenizer, meta, ce.teacher_root(ctx.config.models_path) / version)
     if not ctx.args.no_promote:
         ce.set_current(ctx.config.models_path, version)
         log.info("teacher %s is now current", version)
@@ -140,10 +124,11 @@ def run(ctx: runner.JobContext) -> dict:
         "parts": cfg.parts,
         "split": cfg.split,
         "rows": meta["training_data"]["rows"],
-        "epochs_run": len(history),
+        "epochs_run": max(h["epoch"] for h in history),
         "train_seconds": round(train_seconds, 1),
         "examples_per_s": round(float(np.mean([h["examples_per_s"] for h in history])), 1),
         "test_accuracy": test.get("accuracy"),
+        "test_levels_never_predicted": test.get("levels_never_predicted"),
         "test_macro_f1": test.get("macro_f1"),
         "test_qwk": test.get("quadratic_weighted_kappa"),
         "test_auroc_ge3": test.get("auroc_ge3"),

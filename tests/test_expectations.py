@@ -216,6 +216,28 @@ def test_teacher_scores_good_day_passes_and_a_one_class_teacher_fails(spark, tab
     assert "3.150 on 2026-11-22 -> 4.913" in drift.notes
 
 
+@pytest.mark.spark
+def test_teacher_scores_label_follows_the_teachers_cutpoints(spark, tables, dq_config):
+    from expectations.runner import validate_table
+
+    # Teacher "tc" decodes by cut-points (in its teacher.json); every row's probs put the argmax on L1
+    # while its expected relevance is 3.0, so argmax says 1 and the cut-points (1.5, 2.5, 3.5, 4.5) say 3.
+    meta = Path(dq_config.models_path) / "teacher" / "tc" / "teacher.json"
+    meta.parent.mkdir(parents=True)
+    meta.write_text(json.dumps({"decoding": {"method": "cutpoints", "cutpoints": [1.5, 2.5, 3.5, 4.5]}}))
+    spread = lambda i, label: [0.4, 0.0, 0.2, 0.0, 0.4]  # noqa: E731
+    tables.replace_range("labels/teacher_scores", _scores(spark, "2026-11-23", [3] * 12, "tc", spread),
+                         "2026-11-23", "2026-11-23")
+    good = validate_table(tables, dq_config, "labels/teacher_scores", "2026-11-23", publish=False)
+    assert ("expect_column_pair_values_to_be_equal", None) not in failed(good)
+    assert good.reference["cutpoints"] == {"tc": [1.5, 2.5, 3.5, 4.5]}
+    # The same rows labelled by argmax break the teacher's own decoding.
+    tables.replace_range("labels/teacher_scores", _scores(spark, "2026-11-23", [1] * 12, "tc", spread),
+                         "2026-11-23", "2026-11-23")
+    bad = validate_table(tables, dq_config, "labels/teacher_scores", "2026-11-23", publish=False)
+    assert ("expect_column_pair_values_to_be_equal", None) in failed(bad)
+
+
 # -- embeddings -------------------------------------------------------------------------------
 
 

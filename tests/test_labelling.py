@@ -76,6 +76,15 @@ def test_sorted_micro_batches_match_predict_proba_and_keep_row_order(models_dir,
     np.testing.assert_allclose(summary["expected_relevance"], got @ np.arange(1, 6), rtol=1e-5)
 
 
+def test_label_is_the_teachers_cutpoint_decoding_when_it_has_one():
+    from modeling.labelling import summarise
+
+    probs = np.array([[0.4, 0.0, 0.2, 0.0, 0.4], [0.05, 0.6, 0.3, 0.05, 0.0], [0.0, 0.0, 0.1, 0.2, 0.7]])
+    assert summarise(probs)["label"].tolist() == [1, 2, 5]  # no cut-points: argmax
+    # Expected relevance 3.0, 2.35, 4.6; cut-points (1.5, 2.3, 3.1, 4.7) read them as 3, 3, 4.
+    assert summarise(probs, [1.5, 2.3, 3.1, 4.7])["label"].tolist() == [3, 3, 4]
+
+
 def test_worker_cache_loads_the_teacher_once(models_dir):
     from modeling.labelling import ScoringOptions, load_cached
 
