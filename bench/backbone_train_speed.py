@@ -31,6 +31,8 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 HOMEDEPOT = REPO.parent / "shared" / "data" / "homedepot" / "train.csv.gz"
 BINS = [1.5, 2.0, 2.5, 2.84, 3.0]
+THREADS = 2
+MAX_LENGTH = 128
 
 
 def load_pairs(path: Path, rows: int, seed: int):
@@ -47,7 +49,7 @@ def teacher_cfg(name: str, **kw):
     from searchrel.config import TeacherConfig
 
     decoder = name == "smollm2-135m" or (not backbones.is_name(name) and "llama" in name.lower())
-    base = dict(backbone=name, max_length=128, batch_size=16, head_hidden=[256], seed=13, num_threads=2)
+    base = dict(backbone=name, max_length=MAX_LENGTH, batch_size=16, head_hidden=[256], seed=13, num_threads=THREADS)
     if decoder:
         base.update(lora={"enabled": True, "r": 8, "alpha": 16}, learning_rate=5e-4)
     else:
@@ -64,7 +66,7 @@ def speed(name: str, steps: int, queries, titles) -> dict:
     from modeling.cross_encoder import _pad_id, build_teacher, encode_pairs, pad_batch
 
     cfg = teacher_cfg(name)
-    torch.set_num_threads(2)
+    torch.set_num_threads(THREADS)
     t0 = time.perf_counter()
     model, tok = build_teacher(cfg)
     build_s = time.perf_counter() - t0
@@ -114,15 +116,20 @@ def learn(name: str, rows: int, epochs: int, val_rows: int) -> dict:
     prior = np.bincount(tr.labels, minlength=6)[1:] / len(tr)
     prior_loss = float(-np.mean(np.log(np.clip(prior[va.labels - 1], 1e-9, None))))
     before = evaluate_loss(model, va, _pad_id(tok), 32, "cpu")
-    t0 = time.perf_counter()
+    train_before = evaluate_loss(model, tr, _pad_id(tok), 32, "cpu")
+    t0, c0 = time.perf_counter(), time.process_time()
     history = train(model, tok, cfg, tr, va, progress=False)
+    train_s, cpu_s = time.perf_counter() - t0, time.process_time() - c0
+    train_after = evaluate_loss(model, tr, _pad_id(tok), 32, "cpu")
     return {
         "backbone": name, "train_rows": rows, "val_rows": val_rows,
         "mean_tokens": float(np.mean([len(x) for x in tr.encoded["input_ids"]])),
+        "train_loss_before": round(train_before["loss"], 4), "train_loss_after": round(train_after["loss"], 4),
         "val_loss_before": round(before["loss"], 4), "val_acc_before": round(before["accuracy"], 4),
         "val_loss_label_prior": round(prior_loss, 4), "val_acc_majority": round(float(np.mean(va.labels == prior.argmax() + 1)), 4),
         "epochs": [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in h.items()} for h in history],
-        "train_seconds": round(time.perf_counter() - t0, 1), "load_avg": os.getloadavg()[0],
+        "train_seconds": round(train_s, 1), "train_cpu_seconds": round(cpu_s, 1),
+        "threads": THREADS, "load_avg": os.getloadavg()[0],
     }
 
 
@@ -134,8 +141,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train-rows", type=int, default=400)
     parser.add_argument("--val-rows", type=int, default=200)
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (1 gives cleaner CPU times under load)")
+    parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--out", default="")
     args = parser.parse_args(argv)
+    global THREADS, MAX_LENGTH
+    THREADS, MAX_LENGTH = args.threads, args.max_length
     if not HOMEDEPOT.exists():
         print(f"no Home Depot file at {HOMEDEPOT}", file=sys.stderr)
         return 2
