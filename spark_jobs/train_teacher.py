@@ -7,7 +7,7 @@ and saves `<models>/teacher/<version>/` with validation and test metrics in
 teacher.json, then points `current` at it unless `--no-promote`.
 
     searchrel teacher-train --parts title,description --version td-only --no-promote
-    searchrel teacher-train --backbone /path/to/llama --set teacher.lora.enabled=true
+    searchrel teacher-train --backbone smollm2-135m --set teacher.lora.enabled=true
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--backbone", help="local path or hub id of the backbone (default: teacher.backbone)")
+    parser.add_argument("--backbone", help="a backbone name (minilm-l6, mpnet-base, smollm2-135m) or a local "
+                        "folder (default: teacher.backbone)")
     parser.add_argument("--parts", help="comma-separated pin-text parts, e.g. title,description (default: teacher.parts)")
     parser.add_argument("--split", choices=("query", "rows"), help="query-disjoint (default) or row-level split")
     parser.add_argument("--version", help="model version name (default: v<UTC timestamp>)")
