@@ -256,7 +256,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--label-fractions", default="1", help="fractions of the training labels, e.g. 0.25,0.5,1")
     parser.add_argument("--recipes", default="recipe", help=f"comma-separated, of: {', '.join(RECIPES)}")
     parser.add_argument("--parts", help="pin-text parts (default: teacher.parts)")
-    parser.add_argument("--english-only", action="store_true", help="also train on English labels only")
+    parser.add_argument("--english-only", nargs="?", const="also", choices=("also", "only"),
+                        help="also (or only) train on English labels only, evaluated on every language")
     parser.add_argument("--out", help="output folder (default: <warehouse>/reports)")
     parser.add_argument("--jobs", type=int, default=1, help="runs trained at once, in separate processes")
     parser.add_argument("--vary", action="append", default=[], metavar="KEY=V1,V2",
@@ -286,7 +287,9 @@ def main(argv: list[str] | None = None) -> int:
     varied = _variations(args.vary)
     combos = [(b, r, float(f), False, v) for b in args.backbones.split(",") for r in args.recipes.split(",")
               for f in args.label_fractions.split(",") for v in varied]
-    if args.english_only:
+    if args.english_only == "only":
+        combos = [(b, r, f, True, v) for b, r, f, _, v in combos]
+    elif args.english_only:
         combos.append((args.backbones.split(",")[0], args.recipes.split(",")[-1], 1.0, True, varied[-1]))
     path = out / f"teacher_quality_{args.name}.json"
     jobs = []
