@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import great_expectations.expectations as gxe
 from pyspark.sql import DataFrame
 
-from searchrel.config import Config
+from searchrel.core.config import Config
 
 Expectation = gxe.Expectation
 

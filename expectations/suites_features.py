@@ -35,7 +35,7 @@ from expectations.spec import (
     unique_key,
 )
 from expectations.suites_raw import ID, INTEGER, NUMBER
-from searchrel.config import Config
+from searchrel.core.config import Config
 
 log = logging.getLogger(__name__)
 

@@ -37,8 +37,8 @@ import great_expectations.expectations as gxe
 from expectations.derived import array_size, array_sum, distribution, total_variation
 from expectations.spec import LABELS, SuiteInputs, TableSuite, between, in_set, row_count, schema, unique_key
 from expectations.suites_raw import ID, INTEGER, NUMBER
-from searchrel.config import Config
-from spark_jobs.tables import ds_predicate
+from searchrel.core.config import Config
+from searchrel.core.dates import ds_predicate
 
 log = logging.getLogger(__name__)
 

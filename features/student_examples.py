@@ -46,7 +46,7 @@ from pyspark.sql import functions as F
 from features.bm25 import Corpus, bm25_scores
 from features.interactions import cosine, engagement_features, match_fraction
 from modeling.splits import split_column
-from spark_jobs.tables import reason_column
+from searchrel.core.tables import reason_column
 
 KEY = ("query", "pin_id", "ds")
 SOURCE_IMPRESSION = "impression"

@@ -32,7 +32,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from searchrel.config import ConfigError, TeacherConfig
+from searchrel.core.config import TeacherConfig
+from searchrel.core.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from spark_jobs.tables import split_by_rules
+from searchrel.core.tables import split_by_rules
 
 LABELS_TABLE = "raw/human_labels"
 PINS_TABLE = "raw/pins"

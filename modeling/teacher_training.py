@@ -23,7 +23,7 @@ from torch.nn import functional as F_nn
 
 from modeling.cross_encoder import CrossEncoder, _pad_id, encode_pairs, pad_batch, predict_proba
 from modeling.metrics import classification_metrics, expected_relevance, expected_value, ndcg_at_k, rmse
-from searchrel.config import TeacherConfig
+from searchrel.core.config import TeacherConfig
 
 log = logging.getLogger(__name__)
 

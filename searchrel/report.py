@@ -23,7 +23,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from searchrel.config import Config  # noqa: E402
+from searchrel.core.config import Config  # noqa: E402
 
 log = logging.getLogger(__name__)
 

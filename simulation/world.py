@@ -24,7 +24,7 @@ import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from searchrel.config import SimulationConfig
+from searchrel.core.config import SimulationConfig
 from simulation import catalog as C
 from simulation import entities, traffic
 from simulation.images import IMAGE_SCHEMA, render_images

@@ -39,6 +39,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from features.windows import carry_forward, window_start
+from searchrel.core.dates import date_list
 from spark_jobs import runner
 
 log = logging.getLogger("searchrel.aggregate")
@@ -59,7 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _clean(ctx: runner.JobContext, table: str, df: DataFrame, rules, start: str, end: str,
            ds_col: str | None = "ds") -> tuple[DataFrame, int]:
     """Split off bad rows to quarantine, reconcile the counts; return the good rows and the rows read."""
-    from spark_jobs.tables import reason_column, reconcile, split_by_rules
+    from searchrel.core.tables import reason_column, reconcile, split_by_rules
 
     good, bad = split_by_rules(df, rules)
     # One scan for both counts; the quarantined count is read back from the quarantine table
@@ -72,7 +73,7 @@ def _clean(ctx: runner.JobContext, table: str, df: DataFrame, rules, start: str,
 
 def _missing_days(ctx: runner.JobContext, first: str, last: str) -> list[str]:
     """Days of [first, last] no run has computed partials for."""
-    wanted = runner.date_list(first, last)
+    wanted = date_list(first, last)
     if not ctx.tables.exists(PROCESSED_DAYS):
         return wanted
     done = {r["ds"] for r in ctx.tables.read_range(PROCESSED_DAYS, first, last).select("ds").collect()}
@@ -128,7 +129,7 @@ def _partials(ctx: runner.JobContext, span_start: str, end: str) -> dict[str, in
 
 def _record_processed(ctx: runner.JobContext, span_start: str, end: str) -> tuple[str, int]:
     """Mark [span_start, end] as having partials (after they are committed; snapshots do not read it)."""
-    days = runner.date_list(span_start, end)
+    days = date_list(span_start, end)
     frame = ctx.spark.createDataFrame([(d, ctx.run_id) for d in days], "ds string, run_id string")
     ctx.tables.replace_range(PROCESSED_DAYS, frame.coalesce(1), span_start, end, partition_by=[])
     return "recorded", len(days)

@@ -25,8 +25,8 @@ def run(ctx: runner.JobContext) -> dict[str, Any]:
 
     from features.pin_text import assemble_pin_text, pin_rules
     from features.text_template import TEMPLATE_VERSION
-    from searchrel.config import ConfigError
-    from spark_jobs.tables import reconcile, split_by_rules
+    from searchrel.core.errors import ConfigError
+    from searchrel.core.tables import reconcile, split_by_rules
 
     cfg = ctx.config.features
     if cfg.text.template_version != TEMPLATE_VERSION:

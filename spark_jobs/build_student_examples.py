@@ -26,6 +26,7 @@ from typing import Any
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from searchrel.core.dates import date_list
 from spark_jobs import runner
 
 log = logging.getLogger(__name__)
@@ -182,7 +183,7 @@ def _write_examples(
     from features.interactions import daily_engagement
     from features.pin_embeddings import latest_text
     from features.student_examples import ExampleSettings, example_features, split_examples, tagged_examples
-    from spark_jobs.tables import reconcile
+    from searchrel.core.tables import reconcile
 
     cfg = ctx.config
     s = cfg.student
@@ -246,7 +247,7 @@ def run(ctx: runner.JobContext) -> dict[str, Any]:
         "query", "pin_id", "ds", F.lit(SOURCE_IMPRESSION).alias("source"), F.col("ds").alias("corpus_day")
     )
     result[f"impressions {ctx.start}..{ctx.end}"] = _write_examples(
-        ctx, base, _teacher(ctx, True, ctx.start, ctx.end), human_labels, runner.date_list(ctx.start, ctx.end),
+        ctx, base, _teacher(ctx, True, ctx.start, ctx.end), human_labels, date_list(ctx.start, ctx.end),
         ctx.start, ctx.end, SOURCE_IMPRESSION, pin_text, query_features, pin_embeddings,
     )
     if human is not None:

@@ -28,7 +28,8 @@ from rich.console import Console
 from rich.table import Table
 
 from searchrel.cli import COMMANDS
-from searchrel.config import REPO_ROOT
+from searchrel.core.config import REPO_ROOT
+from searchrel.core.errors import JobFailed
 from spark_jobs import runner
 
 log = logging.getLogger("searchrel.demo")
@@ -193,7 +194,7 @@ def run(ctx: runner.JobContext) -> dict[str, Any]:
         seconds = time.perf_counter() - t0
         if code != 0:
             console.print(f"{label:<58} [red]failed[/] after {seconds:.1f} s (exit {code})")
-            raise runner.JobFailed(f"stage '{stage.title}' failed with exit code {code}; later stages not run")
+            raise JobFailed(f"stage '{stage.title}' failed with exit code {code}; later stages not run")
         console.print(f"{label:<58} [green]ok[/] {seconds:7.1f} s")
         timings.append((stage.title, "ok", seconds))
         if stage.record:

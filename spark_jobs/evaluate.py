@@ -19,6 +19,7 @@ import os
 import sys
 from typing import Any
 
+from searchrel.core.errors import UsageError
 from spark_jobs import runner
 
 log = logging.getLogger(__name__)
@@ -117,7 +118,7 @@ def run(ctx: runner.JobContext) -> dict | None:
     try:
         teacher, frame = _teacher_report(ctx, ctx.args.teacher, device)
     except FileNotFoundError as exc:
-        raise runner.UsageError(str(exc)) from None
+        raise UsageError(str(exc)) from None
     from modeling import cross_encoder as ce
 
     meta_scale = json.loads((ce.resolve_teacher_dir(ctx.config.models_path, ctx.args.teacher) / ce.TEACHER_JSON)
@@ -127,12 +128,12 @@ def run(ctx: runner.JobContext) -> dict | None:
         try:
             report["ablation_teacher"], _ = _teacher_report(ctx, ctx.args.ablation_teacher, device)
         except FileNotFoundError as exc:
-            raise runner.UsageError(str(exc)) from None
+            raise UsageError(str(exc)) from None
     if ctx.args.student:
         try:
             from modeling.student_evaluation import evaluate_student  # noqa: PLC0415 - the student's module
         except ImportError as exc:
-            raise runner.UsageError(f"--student needs modeling.student_evaluation ({exc})") from None
+            raise UsageError(f"--student needs modeling.student_evaluation ({exc})") from None
         report["student"] = evaluate_student(ctx, ctx.args.student)
     path = os.path.join(ctx.config.reports_path, REPORT_NAME)
     report["report_path"] = path

@@ -24,6 +24,7 @@ import sys
 import time
 from typing import Any, Iterator
 
+from searchrel.core.errors import UsageError
 from spark_jobs import runner
 
 log = logging.getLogger("searchrel.label")
@@ -57,9 +58,9 @@ def _resolve_teacher(ctx: runner.JobContext) -> tuple[str, str, dict[str, Any]]:
     try:
         directory = resolve_teacher_dir(ctx.config.models_path, requested)
     except (FileNotFoundError, ValueError, KeyError) as exc:
-        raise runner.UsageError(f"teacher {requested!r}: {exc}") from None
+        raise UsageError(f"teacher {requested!r}: {exc}") from None
     if not os.path.exists(os.path.join(str(directory), "teacher.json")):
-        raise runner.UsageError(f"teacher {requested!r}: no teacher.json in {directory}")
+        raise UsageError(f"teacher {requested!r}: no teacher.json in {directory}")
     with open(os.path.join(str(directory), "teacher.json"), encoding="utf-8") as fh:
         meta = json.load(fh)
     version = os.path.basename(str(directory).rstrip("/"))  # models/teacher/<version>/
@@ -131,7 +132,8 @@ def run(ctx: runner.JobContext) -> dict[str, Any]:
 
     from features.labelling_inputs import KEY, pending, split_inputs, tagged_inputs, with_chunk
     from modeling.labelling import ScoringOptions, score_pairs
-    from spark_jobs.tables import ds_predicate, reconcile
+    from searchrel.core.dates import ds_predicate
+    from searchrel.core.tables import reconcile
 
     cfg = ctx.config.labelling
     start, end = ctx.dates

@@ -14,7 +14,7 @@ import pandas as pd
 from pyspark.sql import DataFrame
 
 from modeling.teacher_data import assign_split, labelled_pin_text, labelled_raw_pins, render_texts
-from spark_jobs.tables import Tables
+from searchrel.core.tables import Tables
 
 log = logging.getLogger(__name__)
 
