@@ -246,7 +246,7 @@ def student_examples(i: SuiteInputs):
                  "pin_graph_embedding": ARRAY, "bm25": NUMBER, "teacher_probs": ARRAY, "human_label": INTEGER}),
         *unique_key(["query", "pin_id", "ds", "source"]),
         in_set("source", SOURCES, notes="Rows come from impressions or from human-labelled pairs."),
-        in_set("split", SPLITS, notes="The query-disjoint split of modeling.splits."),
+        in_set("split", SPLITS, notes="The query-disjoint split of features.splits."),
         _dim_check(i, "query_embedding"),
         _dim_check(i, "pin_text_embedding"),
         between("teacher_probs_sum", 1 - tol, 1 + tol,

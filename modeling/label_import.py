@@ -87,7 +87,7 @@ class LabelMap:
 
 @F.pandas_udf(T.StringType())
 def _nfkc(values):  # type: ignore[no-untyped-def]
-    """Queries are NFKC'd and whitespace-collapsed at import (modeling.splits relies on it)."""
+    """Queries are NFKC'd and whitespace-collapsed at import (features.splits relies on it)."""
     return values.map(lambda v: " ".join(unicodedata.normalize("NFKC", v).split()) if isinstance(v, str) else None)
 
 

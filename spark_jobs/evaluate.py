@@ -41,7 +41,7 @@ def _teacher_report(ctx: runner.JobContext, version: str, device: str) -> tuple[
     """(report, the labelled frame with texts) for one saved teacher on its own test split."""
     from modeling import cross_encoder as ce
     from modeling import teacher_training as tt
-    from modeling.splits import TEST
+    from features.splits import TEST
     from spark_jobs.teacher_inputs import load_labelled, texts_for
 
     directory = ce.resolve_teacher_dir(ctx.config.models_path, version)
@@ -70,7 +70,7 @@ def _teacher_report(ctx: runner.JobContext, version: str, device: str) -> tuple[
 def _baselines(frame, scale: list[float] | None) -> dict[str, Any]:
     from modeling import teacher_training as tt
     from modeling.baselines import BM25ThresholdClassifier, MajorityClassifier, bm25_pair_scores
-    from modeling.splits import TEST, TRAIN
+    from features.splits import TEST, TRAIN
 
     train, test = frame[frame["split"] == TRAIN], frame[frame["split"] == TEST]
     raw = test["raw_score"].to_numpy(dtype=float) if scale and "raw_score" in test else None
@@ -134,7 +134,13 @@ def run(ctx: runner.JobContext) -> dict | None:
             from modeling.student_evaluation import evaluate_student  # noqa: PLC0415 - the student's module
         except ImportError as exc:
             raise UsageError(f"--student needs modeling.student_evaluation ({exc})") from None
-        report["student"] = evaluate_student(ctx, ctx.args.student)
+        from searchrel.core import catalog  # noqa: PLC0415
+
+        examples = catalog.STUDENT_EXAMPLES.name
+        report["student"] = evaluate_student(
+            ctx.config.models_path, ctx.config.reports_path, list(ctx.tables.read(examples).inputFiles()),
+            ctx.tables.version(examples), ctx.args.student,
+        )
     path = os.path.join(ctx.config.reports_path, REPORT_NAME)
     report["report_path"] = path
     if "://" not in path:

@@ -121,7 +121,8 @@ def run(ctx: runner.JobContext) -> dict[str, Any]:
     if not ctx.args.no_promote:
         set_current(cfg.models_path, version)
     result["promoted"] = not ctx.args.no_promote
-    evaluation = evaluate_student(ctx, version)
+    evaluation = evaluate_student(cfg.models_path, cfg.reports_path, list(ctx.tables.read(EXAMPLES).inputFiles()),
+                                  ctx.tables.version(EXAMPLES), version)
     for name in ("student", "student_human_only", "teacher_on_scored", "student_on_teacher_scored"):
         if isinstance(evaluation.get(name), dict):
             result[name] = summary(evaluation[name])

@@ -67,7 +67,7 @@ def run(ctx: runner.JobContext) -> dict:
 
     from modeling import cross_encoder as ce
     from modeling import teacher_training as tt
-    from modeling.splits import TEST, TRAIN, VALIDATION
+    from features.splits import TEST, TRAIN, VALIDATION
     from spark_jobs.teacher_inputs import label_distribution, load_labelled, texts_for
 
     cfg = teacher_config(ctx)

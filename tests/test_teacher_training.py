@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from modeling.splits import split_for_query
+from features.splits import split_for_query
 from modeling.tiny_models import make_tiny_bert, make_tiny_llama
 from searchrel.core.config import TeacherConfig
 
