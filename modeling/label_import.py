@@ -23,10 +23,11 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from searchrel.core import catalog
 from searchrel.core.tables import split_by_rules
 
-LABELS_TABLE = "raw/human_labels"
-PINS_TABLE = "raw/pins"
+LABELS_TABLE = catalog.HUMAN_LABELS.name
+PINS_TABLE = catalog.PINS.name
 
 
 @dataclass(frozen=True)

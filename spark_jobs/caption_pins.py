@@ -13,12 +13,13 @@ from typing import Any
 
 from pyspark.sql import functions as F
 
+from searchrel.core import catalog
 from spark_jobs import runner
 
 log = logging.getLogger("searchrel.caption")
 
 JOB = "caption"
-OUTPUT = "features/pin_captions"
+OUTPUT = catalog.PIN_CAPTIONS.name
 
 
 def run(ctx: runner.JobContext) -> dict[str, Any]:
@@ -31,7 +32,7 @@ def run(ctx: runner.JobContext) -> dict[str, Any]:
 
     tables = ctx.tables
     ds = ctx.start if ctx.dates else dt.datetime.now(dt.timezone.utc).date().isoformat()
-    images = tables.read("raw/pin_images")
+    images = tables.read(catalog.PIN_IMAGES.name)
     existing = tables.read(OUTPUT) if tables.exists(OUTPUT) else None
     todo = images_to_caption(images, existing, cap.model)
     rows_in = todo.count()
@@ -49,9 +50,9 @@ def run(ctx: runner.JobContext) -> dict[str, Any]:
         "pin_id", "image_sha256", F.col("error").alias("reason")
     )
     rejected = pre_bad.select("pin_id", "image_sha256", "reason").unionByName(undecodable)
-    n_bad = tables.quarantine("raw/pin_images", rejected, JOB, ctx.run_id, ds, ds, ds_col=None)
+    n_bad = tables.quarantine(catalog.PIN_IMAGES.name, rejected, JOB, ctx.run_id, ds, ds, ds_col=None)
     n_good = captions.count()
-    reconcile(JOB, "raw/pin_images", rows_in, n_good, n_bad)
+    reconcile(JOB, catalog.PIN_IMAGES.name, rows_in, n_good, n_bad)
     if n_good:
         tables.merge(OUTPUT, captions, keys=["pin_id"])
     return {"status": "captioned", "captioned": n_good, "quarantined": n_bad, "model": cap.model}

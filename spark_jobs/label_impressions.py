@@ -24,24 +24,19 @@ import sys
 import time
 from typing import Any, Iterator
 
+from searchrel.core import catalog
 from searchrel.core.errors import UsageError
 from spark_jobs import runner
 
 log = logging.getLogger("searchrel.label")
 
-SCORES = "labels/teacher_scores"
-IMPRESSIONS = "raw/impressions"
-PIN_TEXT = "features/pin_text"
+SCORES = catalog.TEACHER_SCORES.name
+IMPRESSIONS = catalog.IMPRESSIONS.name
+PIN_TEXT = catalog.PIN_TEXT.name
 RUNS_FILE = "label_runs.json"
 # Test hook: raise after committing this many chunks, to prove a killed run resumes exactly once.
 CRASH_ENV = "SEARCHREL_LABEL_CRASH_AFTER_CHUNKS"
 ARROW_BATCH_CONF = "spark.sql.execution.arrow.maxRecordsPerBatch"
-
-SCORES_SCHEMA = (
-    "query string, pin_id string, ds string, teacher_version string, probs array<float>, "
-    "label int, expected_relevance float, scored_at timestamp"
-)
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--teacher", metavar="VERSION",
@@ -70,8 +65,9 @@ def _resolve_teacher(ctx: runner.JobContext) -> tuple[str, str, dict[str, Any]]:
 def _ensure_scores_table(ctx: runner.JobContext) -> None:
     """Create the empty, ds-partitioned table once, so every later write is a MERGE or replaceWhere."""
     if not ctx.tables.exists(SCORES):
-        empty = ctx.spark.createDataFrame([], SCORES_SCHEMA)
-        empty.write.format("delta").mode("append").partitionBy("ds").save(ctx.tables.path(SCORES))
+        empty = ctx.spark.createDataFrame([], catalog.TEACHER_SCORES.schema)
+        empty.write.format("delta").mode("append").partitionBy(catalog.TEACHER_SCORES.partition).save(
+            ctx.tables.path(SCORES))
 
 
 def _insert_new(ctx: runner.JobContext, rows, version: str) -> None:

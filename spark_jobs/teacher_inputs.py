@@ -14,11 +14,12 @@ import pandas as pd
 from pyspark.sql import DataFrame
 
 from modeling.teacher_data import assign_split, labelled_pin_text, labelled_raw_pins, render_texts
+from searchrel.core import catalog
 from searchrel.core.tables import Tables
 
 log = logging.getLogger(__name__)
 
-LABELS, PIN_TEXT, PINS = "raw/human_labels", "features/pin_text", "raw/pins"
+LABELS, PIN_TEXT, PINS = catalog.HUMAN_LABELS.name, catalog.PIN_TEXT.name, catalog.PINS.name
 
 
 def _read_at(tables: Tables, name: str, version: int | None) -> DataFrame:

@@ -20,9 +20,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from searchrel.core import catalog
 from spark_jobs import runner
 
 log = logging.getLogger(__name__)
+
+EXAMPLES = catalog.STUDENT_EXAMPLES.name
 
 
 def _positive_int(value: str) -> int:
@@ -88,7 +91,6 @@ def run(ctx: runner.JobContext) -> dict[str, Any]:
     from modeling.student import ONNX_FILE, set_current, student_root
     from modeling.student_evaluation import HUMAN_ONLY_DIR, evaluate_student, summary
     from modeling.student_export import export_onnx
-    from spark_jobs.build_student_examples import EXAMPLES
 
     cfg = ctx.config
     examples = ctx.tables.read(EXAMPLES)

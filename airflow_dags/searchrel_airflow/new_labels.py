@@ -15,10 +15,11 @@ import datetime as dt
 import os
 import sys
 
+from searchrel.core import catalog
 from searchrel.core.dates import iso_date
 from spark_jobs import runner
 
-LABELS = "raw/human_labels"
+LABELS = catalog.HUMAN_LABELS.name
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
