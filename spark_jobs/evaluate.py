@@ -19,6 +19,7 @@ import os
 import sys
 from typing import Any
 
+from searchrel.core import catalog
 from searchrel.core.errors import UsageError
 from spark_jobs import runner
 
@@ -134,8 +135,6 @@ def run(ctx: runner.JobContext) -> dict | None:
             from modeling.student_evaluation import evaluate_student  # noqa: PLC0415 - the student's module
         except ImportError as exc:
             raise UsageError(f"--student needs modeling.student_evaluation ({exc})") from None
-        from searchrel.core import catalog  # noqa: PLC0415
-
         examples = catalog.STUDENT_EXAMPLES.name
         report["student"] = evaluate_student(
             ctx.config.models_path, ctx.config.reports_path, list(ctx.tables.read(examples).inputFiles()),

@@ -38,6 +38,7 @@ RUNS_FILE = "label_runs.json"
 CRASH_ENV = "SEARCHREL_LABEL_CRASH_AFTER_CHUNKS"
 ARROW_BATCH_CONF = "spark.sql.execution.arrow.maxRecordsPerBatch"
 
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--teacher", metavar="VERSION",
                         help="teacher version under models/teacher/ (default labelling.teacher_version)")

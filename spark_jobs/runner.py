@@ -19,7 +19,7 @@ from functools import cached_property
 from typing import Any, Callable, Literal
 
 from searchrel.core.config import Config, load_config, parse_set_options
-from searchrel.core.dates import date_list, iso_date
+from searchrel.core.dates import iso_date
 from searchrel.core.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, ConfigError, JobFailed, UsageError
 from searchrel.core.tables import new_run_id
 

@@ -18,7 +18,8 @@ REPO = Path(__file__).resolve().parents[1]
 def test_imports_run_one_way():
     lint_imports = Path(sys.executable).with_name("lint-imports")
     assert lint_imports.exists(), f"{lint_imports} missing: install the test extra (import-linter)"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+    path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)
+    env = {**os.environ, "PYTHONPATH": path}
     done = subprocess.run([str(lint_imports), "--no-cache"], cwd=REPO, env=env, capture_output=True, text=True,
                           timeout=300, check=False)
     assert done.returncode == 0, f"an import runs back up a layer:\n{done.stdout[-4000:]}\n{done.stderr[-2000:]}"
