@@ -85,7 +85,7 @@ def build_query_features(ctx: runner.JobContext, impressions: DataFrame, human: 
         features = compute_query_features(
             todo, _embed(ctx), _tokenizer(ctx), names, centroids, shopping_centroid(embed_py)
         )
-        ctx.tables.merge(QUERY_FEATURES, features, ["query"], update=False)
+        ctx.tables.merge(QUERY_FEATURES, features, catalog.QUERY_FEATURES.keys, update=False)
     todo.unpersist()
     log.info("query_features: %d new queries", n)
     return n

@@ -54,7 +54,7 @@ def run(ctx: runner.JobContext) -> dict[str, Any]:
     n_good = captions.count()
     reconcile(JOB, catalog.PIN_IMAGES.name, rows_in, n_good, n_bad)
     if n_good:
-        tables.merge(OUTPUT, captions, keys=["pin_id"])
+        tables.merge(OUTPUT, captions, keys=catalog.PIN_CAPTIONS.keys)
     return {"status": "captioned", "captioned": n_good, "quarantined": n_bad, "model": cap.model}
 
 

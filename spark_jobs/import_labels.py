@@ -22,6 +22,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from searchrel.core import catalog
 from searchrel.core.errors import UsageError
 from spark_jobs import runner
 
@@ -171,8 +172,8 @@ def _import(ctx, path, read_path, fmt, encoding, encoding_read, label_map, label
     staged = staged.cache()
     labels, pins, rejected = split_staged(staged, labeled_ds, source)
     n_labels = labels.count()
-    ctx.tables.merge(LABELS_TABLE, labels, ["query", "pin_id"])
-    ctx.tables.merge(PINS_TABLE, pins, ["pin_id"])
+    ctx.tables.merge(LABELS_TABLE, labels, catalog.HUMAN_LABELS.keys)
+    ctx.tables.merge(PINS_TABLE, pins, catalog.PINS.keys)
     n_pins = pins.count()
     n_bad = ctx.tables.quarantine(LABELS_TABLE, rejected, ctx.name, ctx.run_id, labeled_ds, ds_col=None)
     reasons = {r["reason"]: r["count"] for r in rejected.groupBy("reason").count().collect()}
