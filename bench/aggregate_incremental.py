@@ -82,10 +82,10 @@ def main() -> int:
     args = parser.parse_args()
 
     from features.windows import window_start
-    from searchrel.config import load_config
+    from searchrel.core.config import load_config
     from spark_jobs.runner import configure_logging
-    from spark_jobs.session import get_spark
-    from spark_jobs.tables import tables_for
+    from searchrel.core.session import get_spark
+    from searchrel.core.tables import tables_for
 
     configure_logging()
     config = load_config(args.config, {"warehouse": args.warehouse})

@@ -46,7 +46,7 @@ def load_pairs(path: Path, rows: int, seed: int):
 
 def teacher_cfg(name: str, **kw):
     from modeling import backbones
-    from searchrel.config import TeacherConfig
+    from searchrel.core.config import TeacherConfig
 
     decoder = name == "smollm2-135m" or (not backbones.is_name(name) and "llama" in name.lower())
     base = dict(backbone=name, max_length=MAX_LENGTH, batch_size=16, head_hidden=[256], seed=13, num_threads=THREADS)

@@ -102,8 +102,8 @@ def warehouse_rows(spark, source: Path, n: int) -> tuple[list[str], list[str], s
     from pyspark.sql import functions as F
 
     from features.pin_embeddings import latest_text
-    from searchrel.config import load_config
-    from spark_jobs.tables import Tables
+    from searchrel.core.config import load_config
+    from searchrel.core.tables import Tables
 
     config = load_config(overrides={"warehouse": str(source)})
     tables = Tables(spark, str(source))
@@ -119,7 +119,7 @@ def teacher_for_bench(config, *own_models: str) -> str:
     """The `current` teacher of the first models path that has one (own_models, then the bench
     warehouse's), else a fresh-headed MiniLM saved once under the bench warehouse."""
     from modeling.cross_encoder import build_teacher, resolve_teacher_dir, save_teacher
-    from searchrel.config import TeacherConfig
+    from searchrel.core.config import TeacherConfig
 
     for models in [*own_models, str(config.models_path)]:
         try:
@@ -226,9 +226,9 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging()
     from pyspark.sql import functions as F
 
-    from searchrel.config import load_config
-    from spark_jobs.session import get_spark
-    from spark_jobs.tables import tables_for
+    from searchrel.core.config import load_config
+    from searchrel.core.session import get_spark
+    from searchrel.core.tables import tables_for
 
     warehouse = Path(args.warehouse).resolve()
     cores = os.cpu_count() or 2

@@ -114,7 +114,7 @@ def reference_rows(frame) -> dict[str, Any]:
 
     from modeling.metrics import classification_metrics
     from modeling.ordinal import quadratic_kappa
-    from modeling.splits import TEST, TRAIN
+    from features.splits import TEST, TRAIN
 
     train, test = frame[frame["split"] == TRAIN], frame[frame["split"] == TEST]
     majority = int(train["label"].value_counts().idxmax())
@@ -137,11 +137,11 @@ def run_one(frame, base_cfg, overrides: dict[str, Any], fraction: float, english
     """Train and test one teacher; returns its summary with a learning curve on the test split."""
     import numpy as np
 
-    from modeling.splits import TEST, TRAIN, VALIDATION
+    from features.splits import TEST, TRAIN, VALIDATION
     from modeling.teacher_data import render_texts
     from modeling.teacher_fit import fit_teacher
     from modeling.teacher_training import pick_device
-    from searchrel.config import TeacherConfig
+    from searchrel.core.config import TeacherConfig
 
     cfg = TeacherConfig.model_validate(base_cfg.model_dump() | overrides | ({"parts": parts} if parts else {}))
     frame = frame.copy()

@@ -33,9 +33,10 @@ from pyspark.sql import functions as F
 from expectations.describe import ExpectationOutcome, outcome_from_result
 from expectations.registry import SUITES, suite_for
 from expectations.spec import SuiteInputs, TableSuite
-from searchrel.config import Config, ConfigError
-from spark_jobs.runner import JobFailed, UsageError
-from spark_jobs.tables import Tables, TableNotFound, ds_predicate
+from searchrel.core.config import Config
+from searchrel.core.dates import ds_predicate
+from searchrel.core.errors import ConfigError, JobFailed, TableNotFound, UsageError
+from searchrel.core.tables import Tables
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,7 @@
 """What a table's suite is made of, and small builders that keep suites short.
 
-A `TableSuite` names the table, its partition column and keys, and three
+A `TableSuite` names the table's catalog entry (`searchrel.core.catalog`: name,
+partition column, keys, suite name) and three
 functions: `reference` (figures the suite compares against, computed with
 Spark from other partitions or tables, e.g. the human label distribution),
 `derive` (adds derived columns to the batch; pure) and `build` (the list of
@@ -17,7 +18,8 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import great_expectations.expectations as gxe
 from pyspark.sql import DataFrame
 
-from searchrel.config import Config
+from searchrel.core import catalog
+from searchrel.core.config import Config
 
 Expectation = gxe.Expectation
 
@@ -54,22 +56,39 @@ def _no_derive(batch: DataFrame, inputs: SuiteInputs) -> DataFrame:
 
 @dataclass(frozen=True)
 class TableSuite:
-    table: str
-    partition: str | None  # "ds", "as_of" or None for an unpartitioned table
-    keys: tuple[str, ...]
+    """A table's suite; the table's name, partition column, keys and suite name come from its catalog entry."""
+
+    spec: catalog.Table
     build: Callable[[SuiteInputs], list[Expectation]]
     derive: Callable[[DataFrame, SuiteInputs], DataFrame] = _no_derive
     # (tables, ds, batch, config) -> reference figures; may read other tables.
     reference: Callable[[Any, str | None, DataFrame, Config], dict[str, Any]] = _no_reference
-    description: str = ""
     # Only partitions holding rows that match this predicate are "previous" for
     # the row-count check (e.g. student_examples days that carry impressions, not
     # the odd day holding a few human-labelled rows).
     comparable_rows: str | None = None
 
     @property
+    def table(self) -> str:
+        return self.spec.name
+
+    @property
+    def partition(self) -> str | None:
+        """"ds", "as_of" or None for an unpartitioned table."""
+        return self.spec.partition
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return self.spec.keys
+
+    @property
+    def description(self) -> str:
+        return self.spec.description
+
+    @property
     def suite_name(self) -> str:
-        return self.table.replace("/", "__")
+        assert self.spec.suite is not None, f"{self.spec.name} is not gated in the catalog"
+        return self.spec.suite
 
 
 # -- builders --------------------------------------------------------------

@@ -35,7 +35,8 @@ from expectations.spec import (
     unique_key,
 )
 from expectations.suites_raw import ID, INTEGER, NUMBER
-from searchrel.config import Config
+from searchrel.core import catalog
+from searchrel.core.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -246,7 +247,7 @@ def student_examples(i: SuiteInputs):
                  "pin_graph_embedding": ARRAY, "bm25": NUMBER, "teacher_probs": ARRAY, "human_label": INTEGER}),
         *unique_key(["query", "pin_id", "ds", "source"]),
         in_set("source", SOURCES, notes="Rows come from impressions or from human-labelled pairs."),
-        in_set("split", SPLITS, notes="The query-disjoint split of modeling.splits."),
+        in_set("split", SPLITS, notes="The query-disjoint split of features.splits."),
         _dim_check(i, "query_embedding"),
         _dim_check(i, "pin_text_embedding"),
         between("teacher_probs_sum", 1 - tol, 1 + tol,
@@ -258,19 +259,14 @@ def student_examples(i: SuiteInputs):
 
 
 SUITES = [
-    TableSuite("features/pin_query_tokens", "as_of", ("pin_id", "as_of"), pin_query_tokens, _token_derive,
-               description="top query tokens per pin, as of a day"),
-    TableSuite("features/pin_board_tokens", "as_of", ("pin_id", "as_of"), pin_board_tokens, _token_derive,
-               description="top board-title tokens per pin, as of a day"),
-    TableSuite("features/pin_link_text", "as_of", ("pin_id", "as_of"), pin_link_text, _link_derive,
-               description="linked-page titles and descriptions per pin, as of a day"),
-    TableSuite("features/pin_captions", None, ("pin_id",), pin_captions, description="BLIP captions per pin image"),
-    TableSuite("features/pin_text", "as_of", ("pin_id", "as_of"), pin_text, description="assembled pin text"),
-    TableSuite("features/query_features", None, ("query",), query_features, _query_features_derive,
-               _embedding_reference(["embedding"]), description="query embeddings and categoricals"),
-    TableSuite("features/pin_embeddings", "as_of", ("pin_id", "as_of"), pin_embeddings, _pin_embeddings_derive,
-               _embedding_reference(["text_embedding"]), description="pin text and graph embeddings"),
-    TableSuite("features/student_examples", "ds", ("query", "pin_id", "ds", "source"), student_examples,
-               _student_derive, _embedding_reference(["query_embedding", "pin_text_embedding"]),
-               description="the student's training rows", comparable_rows="source = 'impression'"),
+    TableSuite(catalog.PIN_QUERY_TOKENS, pin_query_tokens, _token_derive),
+    TableSuite(catalog.PIN_BOARD_TOKENS, pin_board_tokens, _token_derive),
+    TableSuite(catalog.PIN_LINK_TEXT, pin_link_text, _link_derive),
+    TableSuite(catalog.PIN_CAPTIONS, pin_captions),
+    TableSuite(catalog.PIN_TEXT, pin_text),
+    TableSuite(catalog.QUERY_FEATURES, query_features, _query_features_derive, _embedding_reference(["embedding"])),
+    TableSuite(catalog.PIN_EMBEDDINGS, pin_embeddings, _pin_embeddings_derive,
+               _embedding_reference(["text_embedding"])),
+    TableSuite(catalog.STUDENT_EXAMPLES, student_examples, _student_derive,
+               _embedding_reference(["query_embedding", "pin_text_embedding"]), comparable_rows="source = 'impression'"),
 ]

@@ -39,13 +39,14 @@ import great_expectations.expectations as gxe
 from expectations.derived import array_size, array_sum, distribution, total_variation
 from expectations.spec import LABELS, SuiteInputs, TableSuite, between, in_set, row_count, schema, unique_key
 from expectations.suites_raw import ID, INTEGER, NUMBER
-from searchrel.config import Config
-from spark_jobs.tables import ds_predicate
+from searchrel.core import catalog
+from searchrel.core.config import Config
+from searchrel.core.dates import ds_predicate
 
 log = logging.getLogger(__name__)
 
-TABLE = "labels/teacher_scores"
-HUMAN = "raw/human_labels"
+TABLE = catalog.TEACHER_SCORES.name
+HUMAN = catalog.HUMAN_LABELS.name
 
 
 def _shares(df: DataFrame, by: list[str]) -> dict[Any, dict[int, float]]:
@@ -211,6 +212,5 @@ def build(i: SuiteInputs):
 
 
 SUITES = [
-    TableSuite(TABLE, "ds", ("query", "pin_id", "ds", "teacher_version"), build, derive, reference,
-               description="teacher soft labels for one day of impressions"),
+    TableSuite(catalog.TEACHER_SCORES, build, derive, reference),
 ]

@@ -26,6 +26,7 @@ from expectations.spec import (
     text_length,
     unique_key,
 )
+from searchrel.core import catalog
 
 ID = ["StringType", "LongType", "IntegerType"]
 NUMBER = ["DoubleType", "FloatType", "IntegerType", "LongType"]
@@ -132,14 +133,12 @@ def impressions(i: SuiteInputs):
 
 
 SUITES = [
-    TableSuite("raw/pins", None, ("pin_id",), pins, description="the pin catalogue"),
-    TableSuite("raw/pin_images", None, ("pin_id",), pin_images, description="encoded pin images"),
-    TableSuite("raw/search_events", "ds", (), search_events, description="one day of search logs"),
-    TableSuite("raw/board_pins", None, ("board_id", "pin_id"), board_pins, description="pins saved to boards"),
-    TableSuite("raw/link_visits", "ds", (), link_visits, description="one day of visits to linked pages"),
-    TableSuite("raw/human_labels", None, ("query", "pin_id"), human_labels, description="human relevance labels"),
-    TableSuite("raw/human_label_ratings", None, ("query", "pin_id", "rater_id"), human_label_ratings,
-               description="every rater's label (raw/human_labels holds their median)"),
-    TableSuite("raw/impressions", "ds", ("query", "pin_id", "ds"), impressions,
-               description="one day of impressions to label"),
+    TableSuite(catalog.PINS, pins),
+    TableSuite(catalog.PIN_IMAGES, pin_images),
+    TableSuite(catalog.SEARCH_EVENTS, search_events),
+    TableSuite(catalog.BOARD_PINS, board_pins),
+    TableSuite(catalog.LINK_VISITS, link_visits),
+    TableSuite(catalog.HUMAN_LABELS, human_labels),
+    TableSuite(catalog.HUMAN_LABEL_RATINGS, human_label_ratings),
+    TableSuite(catalog.IMPRESSIONS, impressions),
 ]

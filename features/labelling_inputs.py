@@ -15,7 +15,8 @@ from typing import Sequence
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from spark_jobs.tables import ds_predicate, reason_column
+from searchrel.core.dates import ds_predicate
+from searchrel.core.tables import reason_column
 
 KEY: tuple[str, ...] = ("query", "pin_id", "ds")
 SCORE_KEY: tuple[str, ...] = (*KEY, "teacher_version")

@@ -15,7 +15,7 @@ Schema (the contract `modeling/distillation.py` reads; add columns freely):
 |---|---|---|
 | query, pin_id, ds | string | key (ds = yyyy-MM-dd partition) |
 | source | string | `impression` or `human_label` |
-| split | string | train / validation / test (modeling.splits, by query) |
+| split | string | train / validation / test (features.splits, by query) |
 | sample_key | double | uniform in [0, 1) from a hash of the key: stable subsampling |
 | interest_type, query_lang | string | query categoricals |
 | shopping_intent | double | in [0, 1] |
@@ -45,8 +45,8 @@ from pyspark.sql import functions as F
 
 from features.bm25 import Corpus, bm25_scores
 from features.interactions import cosine, engagement_features, match_fraction
-from modeling.splits import split_column
-from spark_jobs.tables import reason_column
+from features.splits import split_column
+from searchrel.core.tables import reason_column
 
 KEY = ("query", "pin_id", "ds")
 SOURCE_IMPRESSION = "impression"

@@ -47,10 +47,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path, PurePosixPath
 
-try:  # searchrel.core is where the config package is moving; the fallback can go once it has
-    from searchrel.core.errors import ConfigError
-except ImportError:  # pragma: no cover - before that move
-    from searchrel.config import ConfigError
+from searchrel.core.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

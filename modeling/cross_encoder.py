@@ -33,7 +33,8 @@ import torch
 from torch import nn
 
 from modeling import backbones
-from searchrel.config import ConfigError, TeacherConfig
+from searchrel.core.config import TeacherConfig
+from searchrel.core.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

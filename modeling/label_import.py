@@ -23,10 +23,11 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from spark_jobs.tables import split_by_rules
+from searchrel.core import catalog
+from searchrel.core.tables import split_by_rules
 
-LABELS_TABLE = "raw/human_labels"
-PINS_TABLE = "raw/pins"
+LABELS_TABLE = catalog.HUMAN_LABELS.name
+PINS_TABLE = catalog.PINS.name
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ class LabelMap:
 
 @F.pandas_udf(T.StringType())
 def _nfkc(values):  # type: ignore[no-untyped-def]
-    """Queries are NFKC'd and whitespace-collapsed at import (modeling.splits relies on it)."""
+    """Queries are NFKC'd and whitespace-collapsed at import (features.splits relies on it)."""
     return values.map(lambda v: " ".join(unicodedata.normalize("NFKC", v).split()) if isinstance(v, str) else None)
 
 

@@ -1,7 +1,7 @@
 """Evaluation of the student on the human-labelled test split, and the scaling experiment.
 
 The test rows are the `human_label` rows of features/student_examples whose
-query falls in the test split of `modeling.splits` (the split the teacher uses,
+query falls in the test split of `features.splits` (the split the teacher uses,
 so neither model has seen those queries). Side by side on the same rows:
 
 - the distilled student (the version evaluated);
@@ -82,26 +82,26 @@ def evaluate_rows(rows: pd.DataFrame, students: dict[str, StudentModel]) -> dict
     return out
 
 
-def _snapshot_files(ctx) -> tuple[list[str], int | None]:
-    from spark_jobs.build_student_examples import EXAMPLES
+def evaluate_student(
+    models_path: str, reports_path: str, files: Sequence[str], table_version: int | None,
+    version: str | None = "current", write_report: bool = True,
+) -> dict[str, Any]:
+    """Evaluate a student version (and its human-only twin) on the test split; writes reports/student_eval.json.
 
-    return list(ctx.tables.read(EXAMPLES).inputFiles()), ctx.tables.version(EXAMPLES)
-
-
-def evaluate_student(ctx, version: str | None = "current", write_report: bool = True) -> dict[str, Any]:
-    """Evaluate a student version (and its human-only twin) on the test split; writes reports/student_eval.json."""
-    model_dir = resolve_version_dir(ctx.config.models_path, version)
+    `files` and `table_version` are the snapshot of features/student_examples to read
+    (the job that calls this reads the table; this module does no table I/O).
+    """
+    model_dir = resolve_version_dir(models_path, version)
     students = {"student": load_student(model_dir)}
     if (model_dir / HUMAN_ONLY_DIR).exists():
         students["student_human_only"] = load_student(model_dir / HUMAN_ONLY_DIR)
-    files, table_version = _snapshot_files(ctx)
     result = evaluate_rows(human_rows(files), students)
     result.update(student_version=model_dir.name, student_examples_version=table_version)
     if isinstance(result.get("student"), dict):
         result["test"] = result["student"]  # the key `searchrel evaluate` tabulates
     if write_report:
-        os.makedirs(ctx.config.reports_path, exist_ok=True)
-        path = Path(ctx.config.reports_path) / "student_eval.json"
+        os.makedirs(reports_path, exist_ok=True)
+        path = Path(reports_path) / "student_eval.json"
         path.write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
         result["report"] = str(path)
     log.info(

@@ -17,7 +17,7 @@ import pandas as pd
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from modeling.splits import TEST, TRAIN, VALIDATION, split_column
+from features.splits import TEST, TRAIN, VALIDATION, split_column
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from modeling import cross_encoder as ce
 from modeling import teacher_training as tt
 from modeling.metrics import expected_relevance
 from modeling.ordinal import decode_probs, fit_cutpoints, quadratic_kappa
-from searchrel.config import TeacherConfig
+from searchrel.core.config import TeacherConfig
 
 log = logging.getLogger(__name__)
 

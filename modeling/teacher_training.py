@@ -31,7 +31,7 @@ from modeling.metrics import (
     ndcg_at_k,
     rmse,
 )
-from searchrel.config import TeacherConfig
+from searchrel.core.config import TeacherConfig
 
 log = logging.getLogger(__name__)
 

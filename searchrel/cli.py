@@ -1,4 +1,7 @@
-"""`searchrel <command>`: one console script over the job modules in spark_jobs/.
+"""`searchrel <command>`: one console script over the job modules in spark_jobs/ (and the demo).
+
+The top layer (see docs/DESIGN.md): it names the jobs by module path and imports
+them only when one runs; nothing below imports it.
 
 Each command is a module with `main(argv) -> int`; importing it lazily keeps
 `searchrel --help` fast and lets a command's heavy imports (torch, Spark)
@@ -22,7 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "student-train": ("spark_jobs.train_student", "distil the student from teacher scores"),
     "evaluate": ("spark_jobs.evaluate", "metrics of teacher and student on the held-out human labels"),
     "validate": ("spark_jobs.validate", "run a table's expectation suite (exit 1 on failure)"),
-    "demo": ("spark_jobs.demo", "the whole pipeline end to end, with a report"),
+    "demo": ("searchrel.demo", "the whole pipeline end to end, with a report"),
 }
 
 

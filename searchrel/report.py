@@ -23,7 +23,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from searchrel.config import Config  # noqa: E402
+from searchrel.core import catalog  # noqa: E402
+from searchrel.core.config import Config  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +41,12 @@ SECTIONS = (
     ("quality", "Data quality"),
 )
 
-TABLES = (
-    "raw/pins", "raw/pin_images", "raw/search_events", "raw/board_pins", "raw/link_visits",
-    "raw/human_labels", "raw/impressions", "features/pin_query_tokens", "features/pin_board_tokens",
-    "features/pin_link_text", "features/pin_captions", "features/pin_text", "features/query_features",
-    "features/pin_embeddings", "labels/teacher_scores", "features/student_examples",
-)
+TABLES = tuple(t.name for t in (
+    catalog.PINS, catalog.PIN_IMAGES, catalog.SEARCH_EVENTS, catalog.BOARD_PINS, catalog.LINK_VISITS,
+    catalog.HUMAN_LABELS, catalog.IMPRESSIONS, catalog.PIN_QUERY_TOKENS, catalog.PIN_BOARD_TOKENS,
+    catalog.PIN_LINK_TEXT, catalog.PIN_CAPTIONS, catalog.PIN_TEXT, catalog.QUERY_FEATURES,
+    catalog.PIN_EMBEDDINGS, catalog.TEACHER_SCORES, catalog.STUDENT_EXAMPLES,
+))
 
 METRICS = (("accuracy", "accuracy"), ("macro_f1", "macro-F1"), ("qwk", "QWK"), ("ndcg_at_10", "nDCG@10"))
 

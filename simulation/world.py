@@ -24,7 +24,8 @@ import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from searchrel.config import SimulationConfig
+from searchrel.core import catalog
+from searchrel.core.config import SimulationConfig
 from simulation import catalog as C
 from simulation import entities, traffic
 from simulation.images import IMAGE_SCHEMA, render_images
@@ -39,11 +40,12 @@ PIN_SCHEMA = (
     "link_description string, code long"
 )
 
-RAW_TABLES = (
-    "raw/pins", "raw/pin_images", "raw/search_events", "raw/board_pins", "raw/link_visits",
-    "raw/human_labels", "raw/human_label_ratings", "raw/impressions",
-)
-EVAL_TABLES = ("eval/true_relevance", "eval/pin_concepts", "eval/query_concepts")
+# Names and contracts of these tables are in searchrel/core/catalog.py.
+RAW_TABLES = tuple(t.name for t in (
+    catalog.PINS, catalog.PIN_IMAGES, catalog.SEARCH_EVENTS, catalog.BOARD_PINS, catalog.LINK_VISITS,
+    catalog.HUMAN_LABELS, catalog.HUMAN_LABEL_RATINGS, catalog.IMPRESSIONS,
+))
+EVAL_TABLES = tuple(t.name for t in (catalog.TRUE_RELEVANCE, catalog.PIN_CONCEPTS, catalog.QUERY_CONCEPTS))
 
 # draw streams: one per use, so that no two draws share randomness
 _HISTORY, _HISTORY_RETRIEVAL, _ENGAGEMENT, _LINK = 100, 110, 200, 250

@@ -39,15 +39,17 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from features.windows import carry_forward, window_start
+from searchrel.core import catalog
+from searchrel.core.dates import date_list
 from spark_jobs import runner
 
 log = logging.getLogger("searchrel.aggregate")
 
 JOB = "aggregate"
-QUERY_DAILY = "features/pin_query_token_daily"
-LINK_DAILY = "features/pin_link_text_daily"
-PROCESSED_DAYS = "features/pin_feature_days"
-BOARD = "features/pin_board_tokens"
+QUERY_DAILY = catalog.PIN_QUERY_TOKEN_DAILY.name
+LINK_DAILY = catalog.PIN_LINK_TEXT_DAILY.name
+PROCESSED_DAYS = catalog.PIN_FEATURE_DAYS.name
+BOARD = catalog.PIN_BOARD_TOKENS.name
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -59,7 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _clean(ctx: runner.JobContext, table: str, df: DataFrame, rules, start: str, end: str,
            ds_col: str | None = "ds") -> tuple[DataFrame, int]:
     """Split off bad rows to quarantine, reconcile the counts; return the good rows and the rows read."""
-    from spark_jobs.tables import reason_column, reconcile, split_by_rules
+    from searchrel.core.tables import reason_column, reconcile, split_by_rules
 
     good, bad = split_by_rules(df, rules)
     # One scan for both counts; the quarantined count is read back from the quarantine table
@@ -72,7 +74,7 @@ def _clean(ctx: runner.JobContext, table: str, df: DataFrame, rules, start: str,
 
 def _missing_days(ctx: runner.JobContext, first: str, last: str) -> list[str]:
     """Days of [first, last] no run has computed partials for."""
-    wanted = runner.date_list(first, last)
+    wanted = date_list(first, last)
     if not ctx.tables.exists(PROCESSED_DAYS):
         return wanted
     done = {r["ds"] for r in ctx.tables.read_range(PROCESSED_DAYS, first, last).select("ds").collect()}
@@ -111,15 +113,15 @@ def _partials(ctx: runner.JobContext, span_start: str, end: str) -> dict[str, in
 
     cfg, tables = ctx.config.features, ctx.tables
     q, link = cfg.query_tokens, cfg.link_text
-    pin_langs = tables.read("raw/pins").where(F.col("pin_id").isNotNull()).select("pin_id", "lang").dropDuplicates(["pin_id"])
+    pin_langs = tables.read(catalog.PINS.name).where(F.col("pin_id").isNotNull()).select("pin_id", "lang").dropDuplicates(["pin_id"])
     tasks: dict[str, Callable[[], Any]] = {"search_events_read": lambda: _daily_partials(
-        ctx, "raw/search_events", search_event_rules(cfg.max_text_chars),
+        ctx, catalog.SEARCH_EVENTS.name, search_event_rules(cfg.max_text_chars),
         lambda good: query_token_partials(good, pin_langs, q.weights, q.long_click_dwell_s, cfg.min_token_len),
         QUERY_DAILY, span_start, end,
     )}
-    if tables.exists("raw/link_visits"):
+    if tables.exists(catalog.LINK_VISITS.name):
         tasks["link_visits_read"] = lambda: _daily_partials(
-            ctx, "raw/link_visits", link_visit_rules(cfg.max_text_chars),
+            ctx, catalog.LINK_VISITS.name, link_visit_rules(cfg.max_text_chars),
             lambda good: link_text_partials(good, link.min_dwell_s, link.max_chars),
             LINK_DAILY, span_start, end,
         )
@@ -128,7 +130,7 @@ def _partials(ctx: runner.JobContext, span_start: str, end: str) -> dict[str, in
 
 def _record_processed(ctx: runner.JobContext, span_start: str, end: str) -> tuple[str, int]:
     """Mark [span_start, end] as having partials (after they are committed; snapshots do not read it)."""
-    days = runner.date_list(span_start, end)
+    days = date_list(span_start, end)
     frame = ctx.spark.createDataFrame([(d, ctx.run_id) for d in days], "ds string, run_id string")
     ctx.tables.replace_range(PROCESSED_DAYS, frame.coalesce(1), span_start, end, partition_by=[])
     return "recorded", len(days)
@@ -187,7 +189,7 @@ def _board_snapshots(ctx: runner.JobContext, start: str, end: str, one_day: bool
     from features.pin_board_tokens import board_pin_rules, pin_board_tokens, pins_saved_on
 
     cfg, tables = ctx.config.features, ctx.tables
-    saves, _ = _clean(ctx, "raw/board_pins", tables.read("raw/board_pins"), board_pin_rules(cfg.max_text_chars),
+    saves, _ = _clean(ctx, catalog.BOARD_PINS.name, tables.read(catalog.BOARD_PINS.name), board_pin_rules(cfg.max_text_chars),
                       start, end, ds_col=None)
     k, min_len = cfg.board_tokens.top_k, cfg.min_token_len
     if one_day and _has_partition(ctx, BOARD, _shift(start, -1)):
@@ -211,12 +213,12 @@ def run(ctx: runner.JobContext) -> dict[str, Any]:
     start, end = ctx.start, ctx.end
     q, link = cfg.query_tokens, cfg.link_text
     features = [WindowedFeature(
-        "features/pin_query_tokens", QUERY_DAILY, q.window_days, query_token_window,
+        catalog.PIN_QUERY_TOKENS.name, QUERY_DAILY, q.window_days, query_token_window,
         lambda sums: top_query_tokens(sums, q.top_k),
     )]
-    if tables.exists("raw/link_visits"):
+    if tables.exists(catalog.LINK_VISITS.name):
         features.append(WindowedFeature(
-            "features/pin_link_text", LINK_DAILY, link.window_days, link_text_window,
+            catalog.PIN_LINK_TEXT.name, LINK_DAILY, link.window_days, link_text_window,
             lambda sums: top_link_text(sums, link.max_items),
         ))
     else:
@@ -250,7 +252,7 @@ def run(ctx: runner.JobContext) -> dict[str, Any]:
     tasks: dict[str, Callable[[], Any]] = {
         f.snapshot: (lambda f=f: _snapshots(ctx, f, start, end, incremental[f.snapshot])) for f in features
     }
-    if tables.exists("raw/board_pins"):
+    if tables.exists(catalog.BOARD_PINS.name):
         tasks[BOARD] = lambda: _board_snapshots(ctx, start, end, one_day)
     else:
         log.warning("raw/board_pins does not exist: pin_board_tokens not written")

@@ -12,12 +12,13 @@ import logging
 import sys
 from typing import Any
 
+from searchrel.core import catalog
 from spark_jobs import runner
 
 log = logging.getLogger("searchrel.assemble_text")
 
 JOB = "assemble-text"
-OUTPUT = "features/pin_text"
+OUTPUT = catalog.PIN_TEXT.name
 
 
 def run(ctx: runner.JobContext) -> dict[str, Any]:
@@ -25,8 +26,8 @@ def run(ctx: runner.JobContext) -> dict[str, Any]:
 
     from features.pin_text import assemble_pin_text, pin_rules
     from features.text_template import TEMPLATE_VERSION
-    from searchrel.config import ConfigError
-    from spark_jobs.tables import reconcile, split_by_rules
+    from searchrel.core.errors import ConfigError
+    from searchrel.core.tables import reconcile, split_by_rules
 
     cfg = ctx.config.features
     if cfg.text.template_version != TEMPLATE_VERSION:
@@ -35,11 +36,12 @@ def run(ctx: runner.JobContext) -> dict[str, Any]:
         )
     tables, start, end = ctx.tables, ctx.start, ctx.end
 
-    pins = tables.read("raw/pins")
+    pins = tables.read(catalog.PINS.name)
     good, bad = split_by_rules(pins, pin_rules(cfg.max_text_chars))
     rows_in, n_good = pins.count(), good.count()
-    n_bad = tables.quarantine("raw/pins", bad, JOB, ctx.run_id, start, end, ds_col=None, known_count=rows_in - n_good)
-    reconcile(JOB, "raw/pins", rows_in, n_good, n_bad)
+    n_bad = tables.quarantine(catalog.PINS.name, bad, JOB, ctx.run_id, start, end, ds_col=None,
+                              known_count=rows_in - n_good)
+    reconcile(JOB, catalog.PINS.name, rows_in, n_good, n_bad)
 
     def optional(name: str, dated: bool = True):
         if not tables.exists(name):
@@ -49,10 +51,10 @@ def run(ctx: runner.JobContext) -> dict[str, Any]:
 
     out = assemble_pin_text(
         good, start, end, cfg.text.budgets, TEMPLATE_VERSION,
-        captions=optional("features/pin_captions", dated=False),
-        query_tokens=optional("features/pin_query_tokens"),
-        board_tokens=optional("features/pin_board_tokens"),
-        link_text=optional("features/pin_link_text"),
+        captions=optional(catalog.PIN_CAPTIONS.name, dated=False),
+        query_tokens=optional(catalog.PIN_QUERY_TOKENS.name),
+        board_tokens=optional(catalog.PIN_BOARD_TOKENS.name),
+        link_text=optional(catalog.PIN_LINK_TEXT.name),
     )
     # A pin with no title, description or enrichment at all has nothing for the
     # teacher to read: it is quarantined for that snapshot rather than stored empty.

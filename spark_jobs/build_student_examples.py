@@ -26,13 +26,15 @@ from typing import Any
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from searchrel.core import catalog
+from searchrel.core.dates import date_list
 from spark_jobs import runner
 
 log = logging.getLogger(__name__)
 
-EXAMPLES = "features/student_examples"
-QUERY_FEATURES = "features/query_features"
-PIN_EMBEDDINGS = "features/pin_embeddings"
+EXAMPLES = catalog.STUDENT_EXAMPLES.name
+QUERY_FEATURES = catalog.QUERY_FEATURES.name
+PIN_EMBEDDINGS = catalog.PIN_EMBEDDINGS.name
 JOB = "student-features"
 
 
@@ -83,7 +85,7 @@ def build_query_features(ctx: runner.JobContext, impressions: DataFrame, human: 
         features = compute_query_features(
             todo, _embed(ctx), _tokenizer(ctx), names, centroids, shopping_centroid(embed_py)
         )
-        ctx.tables.merge(QUERY_FEATURES, features, ["query"], update=False)
+        ctx.tables.merge(QUERY_FEATURES, features, catalog.QUERY_FEATURES.keys, update=False)
     todo.unpersist()
     log.info("query_features: %d new queries", n)
     return n
@@ -140,7 +142,7 @@ def build_pin_embeddings(ctx: runner.JobContext, pin_text: DataFrame) -> list[st
         reuse = reusable_graph_as_of(fits, as_of, s.graph_refresh_days)
         if reuse is None:
             graph = graph_embeddings(
-                ctx.tables.read("raw/board_pins"), as_of, s.graph_embedding_dim, s.als_iterations, s.als_reg,
+                ctx.tables.read(catalog.BOARD_PINS.name), as_of, s.graph_embedding_dim, s.als_iterations, s.als_reg,
                 s.als_alpha, s.seed,
             )
         else:
@@ -160,7 +162,7 @@ def build_pin_embeddings(ctx: runner.JobContext, pin_text: DataFrame) -> list[st
 def _teacher(ctx: runner.JobContext, by_day: bool, start: str | None = None, end: str | None = None) -> DataFrame:
     from features.student_examples import latest_teacher_scores
 
-    name = "labels/teacher_scores"
+    name = catalog.TEACHER_SCORES.name
     if not ctx.tables.exists(name):
         keys = "query string, pin_id string, ds string," if by_day else "query string, pin_id string,"
         return ctx.spark.createDataFrame([], keys + " teacher_probs array<float>, teacher_version string")
@@ -182,7 +184,7 @@ def _write_examples(
     from features.interactions import daily_engagement
     from features.pin_embeddings import latest_text
     from features.student_examples import ExampleSettings, example_features, split_examples, tagged_examples
-    from spark_jobs.tables import reconcile
+    from searchrel.core.tables import reconcile
 
     cfg = ctx.config
     s = cfg.student
@@ -201,7 +203,7 @@ def _write_examples(
     ).persist()
     corpus = corpus_stats(pin_tokens, by=["corpus_day"])
     events_from = _days_before(first, s.engagement_window_days)
-    events = ctx.tables.read_range("raw/search_events", events_from, last)
+    events = ctx.tables.read_range(catalog.SEARCH_EVENTS.name, events_from, last)
     daily = daily_engagement(events, events_from, last).persist()
     # The join is cached once: the rejected rows, the usable ones and the BM25 and engagement
     # features of those all read it (uncached, each re-ran the as-of joins and the tokenizer:
@@ -228,13 +230,13 @@ def run(ctx: runner.JobContext) -> dict[str, Any]:
     from features.student_examples import SOURCE_HUMAN, SOURCE_IMPRESSION, human_label_pairs
 
 
-    impressions = ctx.tables.read_range("raw/impressions", ctx.start, ctx.end).withColumn(
+    impressions = ctx.tables.read_range(catalog.IMPRESSIONS.name, ctx.start, ctx.end).withColumn(
         "ds", F.col("ds").cast("string")
     )
-    use_human = not ctx.args.no_human_labels and ctx.tables.exists("raw/human_labels")
-    human = human_label_pairs(ctx.tables.read("raw/human_labels")).persist() if use_human else None
+    use_human = not ctx.args.no_human_labels and ctx.tables.exists(catalog.HUMAN_LABELS.name)
+    human = human_label_pairs(ctx.tables.read(catalog.HUMAN_LABELS.name)).persist() if use_human else None
     result: dict[str, Any] = {"query_features_added": build_query_features(ctx, impressions, human)}
-    pin_text = ctx.tables.read("features/pin_text").withColumn("as_of", F.col("as_of").cast("string"))
+    pin_text = ctx.tables.read(catalog.PIN_TEXT.name).withColumn("as_of", F.col("as_of").cast("string"))
     result["pin_embeddings_as_of"] = build_pin_embeddings(ctx, pin_text)
     query_features = ctx.tables.read(QUERY_FEATURES)
     pin_embeddings = ctx.tables.read(PIN_EMBEDDINGS)
@@ -246,7 +248,7 @@ def run(ctx: runner.JobContext) -> dict[str, Any]:
         "query", "pin_id", "ds", F.lit(SOURCE_IMPRESSION).alias("source"), F.col("ds").alias("corpus_day")
     )
     result[f"impressions {ctx.start}..{ctx.end}"] = _write_examples(
-        ctx, base, _teacher(ctx, True, ctx.start, ctx.end), human_labels, runner.date_list(ctx.start, ctx.end),
+        ctx, base, _teacher(ctx, True, ctx.start, ctx.end), human_labels, date_list(ctx.start, ctx.end),
         ctx.start, ctx.end, SOURCE_IMPRESSION, pin_text, query_features, pin_embeddings,
     )
     if human is not None:

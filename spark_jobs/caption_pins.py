@@ -13,12 +13,13 @@ from typing import Any
 
 from pyspark.sql import functions as F
 
+from searchrel.core import catalog
 from spark_jobs import runner
 
 log = logging.getLogger("searchrel.caption")
 
 JOB = "caption"
-OUTPUT = "features/pin_captions"
+OUTPUT = catalog.PIN_CAPTIONS.name
 
 
 def run(ctx: runner.JobContext) -> dict[str, Any]:
@@ -27,11 +28,11 @@ def run(ctx: runner.JobContext) -> dict[str, Any]:
         log.info("captioning is off (captions.model is null): features/pin_captions not written")
         return {"status": "off", "captioned": 0}
     from features.pin_captions import caption_column, image_rules, images_to_caption
-    from spark_jobs.tables import reconcile, split_by_rules
+    from searchrel.core.tables import reconcile, split_by_rules
 
     tables = ctx.tables
     ds = ctx.start if ctx.dates else dt.datetime.now(dt.timezone.utc).date().isoformat()
-    images = tables.read("raw/pin_images")
+    images = tables.read(catalog.PIN_IMAGES.name)
     existing = tables.read(OUTPUT) if tables.exists(OUTPUT) else None
     todo = images_to_caption(images, existing, cap.model)
     rows_in = todo.count()
@@ -49,11 +50,11 @@ def run(ctx: runner.JobContext) -> dict[str, Any]:
         "pin_id", "image_sha256", F.col("error").alias("reason")
     )
     rejected = pre_bad.select("pin_id", "image_sha256", "reason").unionByName(undecodable)
-    n_bad = tables.quarantine("raw/pin_images", rejected, JOB, ctx.run_id, ds, ds, ds_col=None)
+    n_bad = tables.quarantine(catalog.PIN_IMAGES.name, rejected, JOB, ctx.run_id, ds, ds, ds_col=None)
     n_good = captions.count()
-    reconcile(JOB, "raw/pin_images", rows_in, n_good, n_bad)
+    reconcile(JOB, catalog.PIN_IMAGES.name, rows_in, n_good, n_bad)
     if n_good:
-        tables.merge(OUTPUT, captions, keys=["pin_id"])
+        tables.merge(OUTPUT, captions, keys=catalog.PIN_CAPTIONS.keys)
     return {"status": "captioned", "captioned": n_good, "quarantined": n_bad, "model": cap.model}
 
 

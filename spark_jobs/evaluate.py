@@ -19,6 +19,8 @@ import os
 import sys
 from typing import Any
 
+from searchrel.core import catalog
+from searchrel.core.errors import UsageError
 from spark_jobs import runner
 
 log = logging.getLogger(__name__)
@@ -40,7 +42,7 @@ def _teacher_report(ctx: runner.JobContext, version: str, device: str) -> tuple[
     """(report, the labelled frame with texts) for one saved teacher on its own test split."""
     from modeling import cross_encoder as ce
     from modeling import teacher_training as tt
-    from modeling.splits import TEST
+    from features.splits import TEST
     from spark_jobs.teacher_inputs import load_labelled, texts_for
 
     directory = ce.resolve_teacher_dir(ctx.config.models_path, version)
@@ -71,7 +73,7 @@ def _teacher_report(ctx: runner.JobContext, version: str, device: str) -> tuple[
 def _baselines(frame, scale: list[float] | None) -> dict[str, Any]:
     from modeling import teacher_training as tt
     from modeling.baselines import BM25ThresholdClassifier, MajorityClassifier, bm25_pair_scores
-    from modeling.splits import TEST, TRAIN
+    from features.splits import TEST, TRAIN
 
     train, test = frame[frame["split"] == TRAIN], frame[frame["split"] == TEST]
     raw = test["raw_score"].to_numpy(dtype=float) if scale and "raw_score" in test else None
@@ -119,7 +121,7 @@ def run(ctx: runner.JobContext) -> dict | None:
     try:
         teacher, frame = _teacher_report(ctx, ctx.args.teacher, device)
     except FileNotFoundError as exc:
-        raise runner.UsageError(str(exc)) from None
+        raise UsageError(str(exc)) from None
     from modeling import cross_encoder as ce
 
     meta_scale = json.loads((ce.resolve_teacher_dir(ctx.config.models_path, ctx.args.teacher) / ce.TEACHER_JSON)
@@ -129,13 +131,17 @@ def run(ctx: runner.JobContext) -> dict | None:
         try:
             report["ablation_teacher"], _ = _teacher_report(ctx, ctx.args.ablation_teacher, device)
         except FileNotFoundError as exc:
-            raise runner.UsageError(str(exc)) from None
+            raise UsageError(str(exc)) from None
     if ctx.args.student:
         try:
             from modeling.student_evaluation import evaluate_student  # noqa: PLC0415 - the student's module
         except ImportError as exc:
-            raise runner.UsageError(f"--student needs modeling.student_evaluation ({exc})") from None
-        report["student"] = evaluate_student(ctx, ctx.args.student)
+            raise UsageError(f"--student needs modeling.student_evaluation ({exc})") from None
+        examples = catalog.STUDENT_EXAMPLES.name
+        report["student"] = evaluate_student(
+            ctx.config.models_path, ctx.config.reports_path, list(ctx.tables.read(examples).inputFiles()),
+            ctx.tables.version(examples), ctx.args.student,
+        )
     path = os.path.join(ctx.config.reports_path, REPORT_NAME)
     report["report_path"] = path
     if "://" not in path:

@@ -22,6 +22,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from searchrel.core import catalog
+from searchrel.core.errors import UsageError
 from spark_jobs import runner
 
 log = logging.getLogger(__name__)
@@ -56,7 +58,7 @@ def _format_of(path: str) -> str:
         return "parquet"
     if name.endswith((".jsonl", ".json", ".ndjson")):
         return "json"
-    raise runner.UsageError(f"cannot tell the format of {path!r} from its name: pass --format")
+    raise UsageError(f"cannot tell the format of {path!r} from its name: pass --format")
 
 
 def _source_of(path: str) -> str:
@@ -120,13 +122,13 @@ def run(ctx: runner.JobContext) -> dict:
     args = ctx.args
     path = args.file if "://" in args.file else os.path.abspath(args.file)
     if "://" not in path and not os.path.exists(path):
-        raise runner.UsageError(f"no such file: {args.file}")
+        raise UsageError(f"no such file: {args.file}")
     fmt = args.format or _format_of(path)
     try:
         label_map = LabelMap.parse(args.label_map, ctx.config.import_labels.score_bins)
         encoding = python_codec(args.encoding) if args.encoding else None
     except ValueError as exc:
-        raise runner.UsageError(str(exc)) from None
+        raise UsageError(str(exc)) from None
     if fmt != "parquet" and encoding is None:
         if "://" in path or os.path.isdir(path):
             encoding = "utf_8"
@@ -135,7 +137,7 @@ def run(ctx: runner.JobContext) -> dict:
             encoding = detect_encoding(read_sample(path))
             log.info("detected encoding %s for %s", encoding, path)
     if ctx.dates and ctx.start != ctx.end:
-        raise runner.UsageError("import-labels takes one --ds (the labelled date), not a range")
+        raise UsageError("import-labels takes one --ds (the labelled date), not a range")
     labeled_ds = ctx.start if ctx.dates else dt.datetime.now(dt.timezone.utc).date().isoformat()
     source = args.source or _source_of(path)
 
@@ -153,7 +155,7 @@ def _import(ctx, path, read_path, fmt, encoding, encoding_read, label_map, label
     from pyspark.sql import functions as F
 
     from modeling.label_import import LABELS_TABLE, PINS_TABLE, split_staged, stage_rows
-    from spark_jobs.tables import reconcile
+    from searchrel.core.tables import reconcile
 
     args = ctx.args
     rows = _read(ctx, read_path, fmt, encoding_read).withColumn("row_number", F.monotonically_increasing_id()).cache()
@@ -166,12 +168,12 @@ def _import(ctx, path, read_path, fmt, encoding, encoding_read, label_map, label
             description_col=args.description_col, rater_col=args.rater_col,
         )
     except ValueError as exc:
-        raise runner.UsageError(str(exc)) from None
+        raise UsageError(str(exc)) from None
     staged = staged.cache()
     labels, pins, rejected = split_staged(staged, labeled_ds, source)
     n_labels = labels.count()
-    ctx.tables.merge(LABELS_TABLE, labels, ["query", "pin_id"])
-    ctx.tables.merge(PINS_TABLE, pins, ["pin_id"])
+    ctx.tables.merge(LABELS_TABLE, labels, catalog.HUMAN_LABELS.keys)
+    ctx.tables.merge(PINS_TABLE, pins, catalog.PINS.keys)
     n_pins = pins.count()
     n_bad = ctx.tables.quarantine(LABELS_TABLE, rejected, ctx.name, ctx.run_id, labeled_ds, ds_col=None)
     reasons = {r["reason"]: r["count"] for r in rejected.groupBy("reason").count().collect()}

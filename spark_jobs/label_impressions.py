@@ -24,22 +24,19 @@ import sys
 import time
 from typing import Any, Iterator
 
+from searchrel.core import catalog
+from searchrel.core.errors import UsageError
 from spark_jobs import runner
 
 log = logging.getLogger("searchrel.label")
 
-SCORES = "labels/teacher_scores"
-IMPRESSIONS = "raw/impressions"
-PIN_TEXT = "features/pin_text"
+SCORES = catalog.TEACHER_SCORES.name
+IMPRESSIONS = catalog.IMPRESSIONS.name
+PIN_TEXT = catalog.PIN_TEXT.name
 RUNS_FILE = "label_runs.json"
 # Test hook: raise after committing this many chunks, to prove a killed run resumes exactly once.
 CRASH_ENV = "SEARCHREL_LABEL_CRASH_AFTER_CHUNKS"
 ARROW_BATCH_CONF = "spark.sql.execution.arrow.maxRecordsPerBatch"
-
-SCORES_SCHEMA = (
-    "query string, pin_id string, ds string, teacher_version string, probs array<float>, "
-    "label int, expected_relevance float, scored_at timestamp"
-)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,9 +54,9 @@ def _resolve_teacher(ctx: runner.JobContext) -> tuple[str, str, dict[str, Any]]:
     try:
         directory = resolve_teacher_dir(ctx.config.models_path, requested)
     except (FileNotFoundError, ValueError, KeyError) as exc:
-        raise runner.UsageError(f"teacher {requested!r}: {exc}") from None
+        raise UsageError(f"teacher {requested!r}: {exc}") from None
     if not os.path.exists(os.path.join(str(directory), "teacher.json")):
-        raise runner.UsageError(f"teacher {requested!r}: no teacher.json in {directory}")
+        raise UsageError(f"teacher {requested!r}: no teacher.json in {directory}")
     with open(os.path.join(str(directory), "teacher.json"), encoding="utf-8") as fh:
         meta = json.load(fh)
     version = os.path.basename(str(directory).rstrip("/"))  # models/teacher/<version>/
@@ -69,8 +66,9 @@ def _resolve_teacher(ctx: runner.JobContext) -> tuple[str, str, dict[str, Any]]:
 def _ensure_scores_table(ctx: runner.JobContext) -> None:
     """Create the empty, ds-partitioned table once, so every later write is a MERGE or replaceWhere."""
     if not ctx.tables.exists(SCORES):
-        empty = ctx.spark.createDataFrame([], SCORES_SCHEMA)
-        empty.write.format("delta").mode("append").partitionBy("ds").save(ctx.tables.path(SCORES))
+        empty = ctx.spark.createDataFrame([], catalog.TEACHER_SCORES.schema)
+        empty.write.format("delta").mode("append").partitionBy(catalog.TEACHER_SCORES.partition).save(
+            ctx.tables.path(SCORES))
 
 
 def _insert_new(ctx: runner.JobContext, rows, version: str) -> None:
@@ -131,7 +129,8 @@ def run(ctx: runner.JobContext) -> dict[str, Any]:
 
     from features.labelling_inputs import KEY, pending, split_inputs, tagged_inputs, with_chunk
     from modeling.labelling import ScoringOptions, score_pairs
-    from spark_jobs.tables import ds_predicate, reconcile
+    from searchrel.core.dates import ds_predicate
+    from searchrel.core.tables import reconcile
 
     cfg = ctx.config.labelling
     start, end = ctx.dates

@@ -4,14 +4,13 @@ A job module defines `add_arguments(parser)` (optional) and `run(ctx) -> dict | 
 and ends with `main = runner.entry_point(...)`, so the same code runs as
 `spark-submit spark_jobs/<job>.py …` and as `searchrel <command> …`.
 
-Exit codes: 0 success, 2 bad arguments or configuration (one line naming what
-is wrong), 1 a failed run.
+Exit codes (searchrel.core.errors): 0 success, 2 bad arguments or configuration
+(one line naming what is wrong), 1 a failed run.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import logging
 import sys
@@ -19,29 +18,14 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Callable, Literal
 
-from searchrel.config import Config, ConfigError, load_config, parse_set_options
+from searchrel.core.config import Config, load_config, parse_set_options
+from searchrel.core.dates import iso_date
+from searchrel.core.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, ConfigError, JobFailed, UsageError
+from searchrel.core.tables import new_run_id
 
 log = logging.getLogger("searchrel")
 
 DateMode = Literal["required", "optional", "none"]
-
-
-class UsageError(ValueError):
-    """Bad arguments discovered after parsing; exit code 2 like argparse's own."""
-
-
-class JobFailed(RuntimeError):
-    """A run that finished but failed (e.g. a validation gate); exit code 1, message shown as is."""
-
-
-def _iso_date(value: str) -> str:
-    try:
-        parsed = dt.date.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date yyyy-MM-dd: {value!r}") from None
-    if parsed.isoformat() != value:
-        raise argparse.ArgumentTypeError(f"not a date yyyy-MM-dd: {value!r}")
-    return value
 
 
 def add_common_arguments(parser: argparse.ArgumentParser, dates: DateMode) -> None:
@@ -54,9 +38,9 @@ def add_common_arguments(parser: argparse.ArgumentParser, dates: DateMode) -> No
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     if dates != "none":
-        parser.add_argument("--ds", type=_iso_date, help="one partition date yyyy-MM-dd")
-        parser.add_argument("--start", type=_iso_date, help="first date of a backfill range")
-        parser.add_argument("--end", type=_iso_date, help="last date of a backfill range (inclusive)")
+        parser.add_argument("--ds", type=iso_date, help="one partition date yyyy-MM-dd")
+        parser.add_argument("--start", type=iso_date, help="first date of a backfill range")
+        parser.add_argument("--end", type=iso_date, help="last date of a backfill range (inclusive)")
 
 
 def resolve_dates(args: argparse.Namespace, mode: DateMode) -> tuple[str, str] | None:
@@ -78,11 +62,6 @@ def resolve_dates(args: argparse.Namespace, mode: DateMode) -> tuple[str, str] |
     return None
 
 
-def date_list(start: str, end: str) -> list[str]:
-    first, last = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
-    return [(first + dt.timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
-
-
 @dataclass
 class JobContext:
     """Everything a job needs; the Spark session is started lazily, only if used."""
@@ -91,17 +70,17 @@ class JobContext:
     args: argparse.Namespace
     config: Config
     dates: tuple[str, str] | None
-    run_id: str = field(default_factory=lambda: __import__("spark_jobs.tables", fromlist=["new_run_id"]).new_run_id())
+    run_id: str = field(default_factory=new_run_id)
 
     @cached_property
     def spark(self):
-        from spark_jobs.session import get_spark
+        from searchrel.core.session import get_spark
 
         return get_spark(self.config)
 
     @cached_property
     def tables(self):
-        from spark_jobs.tables import tables_for
+        from searchrel.core.tables import tables_for
 
         return tables_for(self.spark, self.config.warehouse_path)
 
@@ -172,27 +151,27 @@ def entry_point(
             ctx = build_context(name, argv, dates, add_arguments, description)
         except (ConfigError, UsageError) as exc:
             print(f"searchrel {name}: error: {exc}", file=sys.stderr)
-            return 2
+            return EXIT_USAGE
         try:
             result = run(ctx)
         except (ConfigError, UsageError) as exc:
             print(f"searchrel {name}: error: {exc}", file=sys.stderr)
-            return 2
+            return EXIT_USAGE
         except JobFailed as exc:
             log.error("%s failed: %s", name, exc)
             if ctx.args.json:
                 print(json.dumps({"job": name, "status": "failed", "error": str(exc)}))
-            return 1
+            return EXIT_FAILED
         except Exception as exc:  # noqa: BLE001 - the CLI's last line of defence
             log.exception("%s failed: %s: %s", name, type(exc).__name__, exc)
-            return 1
+            return EXIT_FAILED
         if result is not None:
             if ctx.args.json:
                 print(json.dumps(result, indent=2, default=str))
             else:
                 for key, value in result.items():
                     print(f"{key}: {value}")
-        return 0
+        return EXIT_OK
 
     main.__doc__ = description
     return main

@@ -17,11 +17,13 @@ from pyspark.sql import functions as F
 from features.query_features import query_languages
 
 from modeling.teacher_data import assign_split, labelled_pin_text, labelled_raw_pins, render_texts
-from spark_jobs.tables import Tables
+from searchrel.core import catalog
+from searchrel.core.tables import Tables
 
 log = logging.getLogger(__name__)
 
-LABELS, PIN_TEXT, PINS, IMPRESSIONS = "raw/human_labels", "features/pin_text", "raw/pins", "raw/impressions"
+LABELS, PIN_TEXT, PINS = catalog.HUMAN_LABELS.name, catalog.PIN_TEXT.name, catalog.PINS.name
+IMPRESSIONS = catalog.IMPRESSIONS.name
 
 
 def _read_at(tables: Tables, name: str, version: int | None) -> DataFrame:

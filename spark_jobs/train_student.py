@@ -20,9 +20,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from searchrel.core import catalog
 from spark_jobs import runner
 
 log = logging.getLogger(__name__)
+
+EXAMPLES = catalog.STUDENT_EXAMPLES.name
 
 
 def _positive_int(value: str) -> int:
@@ -88,7 +91,6 @@ def run(ctx: runner.JobContext) -> dict[str, Any]:
     from modeling.student import ONNX_FILE, set_current, student_root
     from modeling.student_evaluation import HUMAN_ONLY_DIR, evaluate_student, summary
     from modeling.student_export import export_onnx
-    from spark_jobs.build_student_examples import EXAMPLES
 
     cfg = ctx.config
     examples = ctx.tables.read(EXAMPLES)
@@ -121,7 +123,8 @@ def run(ctx: runner.JobContext) -> dict[str, Any]:
     if not ctx.args.no_promote:
         set_current(cfg.models_path, version)
     result["promoted"] = not ctx.args.no_promote
-    evaluation = evaluate_student(ctx, version)
+    evaluation = evaluate_student(cfg.models_path, cfg.reports_path, list(ctx.tables.read(EXAMPLES).inputFiles()),
+                                  ctx.tables.version(EXAMPLES), version)
     for name in ("student", "student_human_only", "teacher_on_scored", "student_on_teacher_scored"):
         if isinstance(evaluation.get(name), dict):
             result[name] = summary(evaluation[name])

@@ -17,6 +17,7 @@ import logging
 import sys
 import time
 
+from searchrel.core.errors import JobFailed, UsageError
 from spark_jobs import runner
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,8 @@ def teacher_config(ctx: runner.JobContext):
     from pydantic import ValidationError
 
     from modeling.teacher_data import check_parts
-    from searchrel.config import ConfigError, TeacherConfig
+    from searchrel.core.config import TeacherConfig
+    from searchrel.core.errors import ConfigError
 
     args = ctx.args
     update = {}
@@ -48,7 +50,7 @@ def teacher_config(ctx: runner.JobContext):
         try:
             update["parts"] = check_parts(args.parts.split(","))
         except ValueError as exc:
-            raise runner.UsageError(f"--parts: {exc}") from None
+            raise UsageError(f"--parts: {exc}") from None
     if args.split:
         update["split"] = args.split
     if args.max_train_rows is not None:
@@ -66,7 +68,7 @@ def run(ctx: runner.JobContext) -> dict:
 
     from modeling import cross_encoder as ce
     from modeling import teacher_training as tt
-    from modeling.splits import TEST, TRAIN, VALIDATION
+    from features.splits import TEST, TRAIN, VALIDATION
     from modeling.teacher_fit import fit_teacher
     from spark_jobs.teacher_inputs import label_distribution, load_labelled, texts_for
 
@@ -79,7 +81,7 @@ def run(ctx: runner.JobContext) -> dict:
     started = time.perf_counter()
     frame, snapshot = load_labelled(ctx.tables, cfg.split, cfg.val_fraction, cfg.test_fraction, cfg.seed)
     if not len(frame):
-        raise runner.JobFailed("no labelled pairs with pin text: import or simulate labels first")
+        raise JobFailed("no labelled pairs with pin text: import or simulate labels first")
     frame["text"] = texts_for(frame, cfg.parts, ctx.config.features.text.budgets, snapshot["text_source"])
     train_df = frame[frame["split"] == TRAIN]
     if cfg.max_train_rows and len(train_df) > cfg.max_train_rows:

@@ -14,6 +14,8 @@ import argparse
 import logging
 import sys
 
+from searchrel.core.dates import date_list
+from searchrel.core.errors import JobFailed
 from spark_jobs import runner
 
 log = logging.getLogger("searchrel.validate")
@@ -32,8 +34,8 @@ def run(ctx: runner.JobContext) -> dict:
         raise UnknownTable(f"no expectation suite for table {name!r}; known: {', '.join(sorted(SUITES))}")
     names = [t for t in SUITES if ctx.tables.exists(t)] if name == "all" else [name]
     if name == "all" and not names:
-        raise runner.JobFailed(f"no tables under {ctx.tables.root} to validate")
-    days: list[str | None] = runner.date_list(ctx.start, ctx.end) if ctx.dates else [None]
+        raise JobFailed(f"no tables under {ctx.tables.root} to validate")
+    days: list[str | None] = date_list(ctx.start, ctx.end) if ctx.dates else [None]
     summaries = []
     for table in names:
         partitioned = SUITES[table].partition is not None
@@ -48,7 +50,7 @@ def run(ctx: runner.JobContext) -> dict:
         "summaries": [s.summary_path for s in summaries],
     }
     if failed:
-        raise runner.JobFailed("\n".join(s.message() for s in failed))
+        raise JobFailed("\n".join(s.message() for s in failed))
     return result
 
 

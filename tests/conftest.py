@@ -22,7 +22,7 @@ SHORT_LIVED_JVM = "-Duser.timezone=UTC -XX:TieredStopAtLevel=1"
 @pytest.fixture(scope="session")
 def test_config():
     """Test settings: two cores, few shuffle partitions, little memory."""
-    from searchrel.config import load_config
+    from searchrel.core.config import load_config
 
     return load_config(
         overrides={
@@ -39,7 +39,7 @@ def test_config():
 def spark(test_config):
     from filelock import FileLock
 
-    from spark_jobs.session import get_spark
+    from searchrel.core.session import get_spark
 
     # Under pytest-xdist every worker starts a JVM of its own, and each resolves Delta's
     # package into the one Ivy cache: two resolutions at once can corrupt it, so they queue.
@@ -52,7 +52,7 @@ def spark(test_config):
 @pytest.fixture
 def tables(spark, tmp_path: Path):
     """An empty warehouse for one test."""
-    from spark_jobs.tables import Tables
+    from searchrel.core.tables import Tables
 
     return Tables(spark, str(tmp_path / "warehouse"))
 
@@ -65,7 +65,7 @@ def tiny_world(spark, test_config, tmp_path_factory):
     (write your outputs to the per-test `tables` fixture instead).
     """
     from simulation.world import write_world
-    from spark_jobs.tables import Tables
+    from searchrel.core.tables import Tables
 
     world = Tables(spark, str(tmp_path_factory.mktemp("tiny_world") / "warehouse"))
     write_world(world, test_config.simulation, "tiny", test_config.simulation.seed)

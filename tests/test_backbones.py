@@ -20,12 +20,8 @@ from modeling import backbones
 from modeling.backbones import Backbone, PackageFile
 from modeling.cross_encoder import build_teacher, encode_pairs, load_teacher, predict_proba, save_teacher
 from modeling.tiny_models import make_tiny_bert
-from searchrel.config import TeacherConfig
-
-try:
-    from searchrel.core.errors import ConfigError
-except ImportError:  # before the searchrel.core move
-    from searchrel.config import ConfigError
+from searchrel.core.config import TeacherConfig
+from searchrel.core.errors import ConfigError
 
 
 def _sha(data: bytes) -> str:

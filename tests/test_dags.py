@@ -369,9 +369,9 @@ def daily_world(spark, tmp_path_factory) -> tuple[Path, Path, Path]:
 
     from modeling.cross_encoder import build_teacher, save_teacher, set_current
     from modeling.tiny_models import make_tiny_bert
-    from searchrel.config import TeacherConfig, load_config
+    from searchrel.core.config import TeacherConfig, load_config
     from simulation.world import write_world
-    from spark_jobs.tables import Tables
+    from searchrel.core.tables import Tables
 
     root = tmp_path_factory.mktemp("daily")
     config_file = root / "searchrel.yaml"
@@ -410,7 +410,7 @@ def test_daily_dag_runs_end_to_end_on_the_tiny_world(airflow_env, daily_world, s
 
     from pyspark.sql import functions as F
 
-    from spark_jobs.tables import Tables
+    from searchrel.core.tables import Tables
 
     tables = Tables(spark, str(warehouse))
     for name in ("features/pin_query_tokens", "features/pin_board_tokens", "features/pin_link_text",

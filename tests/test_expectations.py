@@ -277,7 +277,7 @@ def test_pin_embeddings_wrong_dimension_and_unnormalised_vectors_fail(spark, tab
 def test_validate_cli_exit_codes_data_docs_summary_and_gate(spark, tables, dq_config, capsys, tmp_path):
     from expectations.runner import gate
     from searchrel.cli import main as cli_main
-    from spark_jobs.runner import JobFailed
+    from searchrel.core.errors import JobFailed
 
     days = _events(spark, "2026-11-22", 100).unionByName(_events(spark, "2026-11-23", 40, bad=True))
     tables.replace_range("raw/search_events", days, "2026-11-22", "2026-11-23")

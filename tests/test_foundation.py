@@ -9,11 +9,12 @@ from pyspark.sql import Row
 from pyspark.sql import functions as F
 
 from searchrel.cli import main as cli_main
-from searchrel.config import Config, ConfigError, DEFAULT_CONFIG_PATH, load_config
-from spark_jobs.tables import ReconciliationError, reconcile, split_by_rules
+from searchrel.core.config import Config, DEFAULT_CONFIG_PATH, load_config
+from searchrel.core.errors import ConfigError, ReconciliationError
 
 
 # -- configuration -----------------------------------------------------------
+from searchrel.core.tables import reconcile, split_by_rules
 
 
 def test_default_yaml_matches_the_model_defaults():

@@ -122,7 +122,7 @@ def test_import_job_writes_quarantines_and_reconciles(spark, tmp_path, capsys, e
         assert main(argv) == 0
         out = json.loads(capsys.readouterr().out)
         assert (out["rows_in"], out["labels_written"], out["quarantined"]) == (9, 4, 5)
-        from spark_jobs.tables import Tables
+        from searchrel.core.tables import Tables
 
         tables = Tables(spark, str(warehouse))
         labels = tables.read("raw/human_labels")

@@ -26,7 +26,7 @@ def models_dir(tmp_path_factory) -> Path:
 
     from modeling.cross_encoder import build_teacher, save_teacher, set_current
     from modeling.tiny_models import make_tiny_bert
-    from searchrel.config import TeacherConfig
+    from searchrel.core.config import TeacherConfig
 
     root = tmp_path_factory.mktemp("models")
     backbone = make_tiny_bert(root / "tiny_bert", seed=3)

@@ -215,7 +215,7 @@ def test_same_seed_rebuilds_the_written_rows_whatever_the_partitioning(spark, ti
 def test_cli_simulate_tiny_exits_0_and_writes_every_table(spark, tmp_path):
     from searchrel.cli import main
     from simulation.world import EVAL_TABLES, RAW_TABLES
-    from spark_jobs.tables import Tables
+    from searchrel.core.tables import Tables
 
     warehouse = tmp_path / "w"
     assert main(["simulate", "--scale", "tiny", "--seed", "3", "--warehouse", str(warehouse)]) == 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from modeling.splits import TEST, TRAIN, VALIDATION, split_column, split_for_query
+from features.splits import TEST, TRAIN, VALIDATION, split_column, split_for_query
 
 
 def test_same_query_same_split_whatever_its_spacing_or_case():

@@ -166,7 +166,7 @@ def student_world(spark, tmp_path_factory):
     """A warehouse with student-features run once on a hand-made world (shared by the job tests)."""
     from modeling.tiny_models import make_tiny_bert
     from searchrel.cli import main as cli_main
-    from spark_jobs.tables import Tables
+    from searchrel.core.tables import Tables
 
     root = tmp_path_factory.mktemp("student_world")
     tables = Tables(spark, str(root / "warehouse"))

@@ -20,7 +20,8 @@ from modeling.cross_encoder import (
     set_current,
 )
 from modeling.tiny_models import make_tiny_bert, make_tiny_llama
-from searchrel.config import ConfigError, LoraConfig, TeacherConfig
+from searchrel.core.config import LoraConfig, TeacherConfig
+from searchrel.core.errors import ConfigError
 
 QUERIES = ["red sofa", "cordless drill", "wedding dress with lace"]
 TEXTS = ["a red velvet sofa for a small living room", "drill", "summer wedding dress with lace sleeves and more"]

@@ -102,7 +102,7 @@ def test_class_weights_upweight_rare_levels():
 def test_head_gets_its_own_learning_rate():
     from modeling.cross_encoder import CrossEncoder
     from modeling.teacher_training import _optimizer
-    from searchrel.config import TeacherConfig
+    from searchrel.core.config import TeacherConfig
     from transformers import BertConfig, BertModel
 
     backbone = BertModel(BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,

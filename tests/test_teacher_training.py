@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from modeling.splits import split_for_query
+from features.splits import split_for_query
 from modeling.tiny_models import make_tiny_bert, make_tiny_llama
-from searchrel.config import TeacherConfig
+from searchrel.core.config import TeacherConfig
 
 
 PARTS_SCHEMA = "struct<title:string,description:string,caption:string,query_tokens:string,board_tokens:string,link_text:string>"

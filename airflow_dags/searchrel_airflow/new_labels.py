@@ -15,13 +15,15 @@ import datetime as dt
 import os
 import sys
 
+from searchrel.core import catalog
+from searchrel.core.dates import iso_date
 from spark_jobs import runner
 
-LABELS = "raw/human_labels"
+LABELS = catalog.HUMAN_LABELS.name
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--since", type=runner._iso_date, help="count labels with labeled_ds after this day")
+    parser.add_argument("--since", type=iso_date, help="count labels with labeled_ds after this day")
 
 
 def last_training_day(models_path: str) -> str | None:

@@ -13,7 +13,8 @@ import argparse
 import json
 import sys
 
-from searchrel.config import ConfigError, load_config
+from searchrel.core.config import load_config
+from searchrel.core.errors import ConfigError
 
 
 def main(argv: list[str] | None = None) -> int:

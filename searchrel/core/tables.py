@@ -21,30 +21,18 @@ from typing import Iterable, Sequence
 from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
+from searchrel.core.dates import ds_predicate
+from searchrel.core.errors import ReconciliationError, TableNotFound
+
 log = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*/[a-z][a-z0-9_]*$")
 QUARANTINE_LAYER = "quarantine"
 
 
-class TableNotFound(RuntimeError):
-    """A job asked for a table no earlier step has written."""
-
-
-class ReconciliationError(RuntimeError):
-    """Rows in != rows written + rows quarantined: something was dropped or doubled."""
-
-
 def new_run_id() -> str:
     """Sortable and unique: UTC timestamp plus a random suffix."""
     return dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
-
-
-def ds_predicate(start: str, end: str | None = None, col: str = "ds") -> str:
-    """SQL predicate for an inclusive range on a yyyy-MM-dd (or yyyy-MM month) string column."""
-    for value in (start, end or start):
-        dt.date.fromisoformat(value if len(value) != 7 else value + "-01")  # rejects anything that would break the SQL
-    return f"{col} >= '{start}' AND {col} <= '{end or start}'"
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,9 @@ from typing import Any, Literal, Mapping
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from searchrel.core.errors import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG_PATH = REPO_ROOT / "conf" / "searchrel.yaml"
 ENV_PREFIX = "SEARCHREL__"
 
@@ -37,10 +39,6 @@ _Loader.yaml_implicit_resolvers = {
 
 def _yaml_load(text: str) -> Any:
     return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
-
-
-class ConfigError(ValueError):
-    """Bad configuration; the CLI prints the message as one line and exits 2."""
 
 
 class Section(BaseModel):

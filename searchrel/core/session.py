@@ -16,7 +16,8 @@ import sys
 
 from pyspark.sql import SparkSession
 
-from searchrel.config import Config, SparkConfig
+from searchrel.core.config import Config, SparkConfig
+from searchrel.core.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +77,6 @@ def get_spark(config: Config) -> SparkSession:
     if spark_cfg.jars_dir:
         jars = sorted(glob.glob(os.path.join(spark_cfg.jars_dir, "*.jar")))
         if not jars:
-            from searchrel.config import ConfigError
-
             raise ConfigError(f"spark.jars_dir {spark_cfg.jars_dir!r} holds no .jar files")
         builder = builder.config("spark.jars", ",".join(jars))
     else:
