@@ -133,7 +133,7 @@ def reference_rows(frame) -> dict[str, Any]:
 
 
 def run_one(frame, base_cfg, overrides: dict[str, Any], fraction: float, english_only: bool, parts,
-            probs_file: str | None = None):
+            probs_file: str | None = None, curve: bool = True):
     """Train and test one teacher; returns its summary with a learning curve on the test split."""
     import numpy as np
 
@@ -154,7 +154,7 @@ def run_one(frame, base_cfg, overrides: dict[str, Any], fraction: float, english
     if fraction < 1:
         train = train.sample(n=max(1, int(round(len(train) * fraction))), random_state=cfg.seed)
     started = time.perf_counter()
-    fitted = fit_teacher(cfg, train, val, test, device=pick_device(None), progress=False, test_curve=True)
+    fitted = fit_teacher(cfg, train, val, test, device=pick_device(None), progress=False, test_curve=curve)
     epochs_run = max(h["epoch"] for h in fitted.history)
     if probs_file:
         np.savez_compressed(probs_file, **{f"{k}_probs": v for k, v in fitted.probs.items()},
@@ -259,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--english-only", nargs="?", const="also", choices=("also", "only"),
                         help="also (or only) train on English labels only, evaluated on every language")
     parser.add_argument("--out", help="output folder (default: <warehouse>/reports)")
+    parser.add_argument("--no-curve", action="store_true",
+                        help="skip scoring the test split at every validation point (large test splits)")
     parser.add_argument("--jobs", type=int, default=1, help="runs trained at once, in separate processes")
     parser.add_argument("--vary", action="append", default=[], metavar="KEY=V1,V2",
                         help="a teacher setting to sweep (repeatable: every combination runs)")
@@ -299,7 +301,8 @@ def main(argv: list[str] | None = None) -> int:
             overrides["backbone"] = backbone
         tags = {"backbone": backbone, "recipe": recipe + "".join(f" {k}={v}" for k, v in variation.items())}
         probs_file = str(out / f".probs_{args.name}_{len(jobs)}.npz")
-        jobs.append(((frame, base, overrides, fraction, english, parts, probs_file), tags | {"probs_file": probs_file}))
+        jobs.append(((frame, base, overrides, fraction, english, parts, probs_file, not args.no_curve),
+                     tags | {"probs_file": probs_file}))
     for run in _run_all(jobs, args.jobs):
         result["runs"].append(run)
         t = run["test"]
