@@ -66,19 +66,24 @@ def _fmt_shares(shares: dict[int, float]) -> str:
     return ", ".join(f"L{k} {100 * shares.get(k, 0.0):.0f}%" for k in LABELS)
 
 
-def teacher_cutpoints(models_path: str, versions: list[str]) -> dict[str, list[float]]:
-    """Each version's ordinal cut-points from its teacher.json (versions without them, or not found, decode by argmax)."""
+def teacher_decodings(models_path: str, versions: list[str]) -> dict[str, list[float] | None]:
+    """Each version's decoding from its teacher.json: its cut-points, or None for argmax.
+
+    A version whose teacher.json cannot be read here (another models folder, an
+    object store) is left out, and its label rule is not checked: guessing
+    argmax would fail every row of a cut-point teacher.
+    """
     from modeling.cross_encoder import TEACHER_JSON, teacher_root
 
-    out = {}
+    out: dict[str, list[float] | None] = {}
     for version in versions:
         meta_file = teacher_root(models_path) / version / TEACHER_JSON
         if "://" in str(models_path) or not meta_file.exists():
-            log.info("%s: no %s for teacher %s; its label is checked as argmax", TABLE, TEACHER_JSON, version)
+            log.warning("%s: no %s for teacher %s under %s; its label rule is not checked",
+                        TABLE, TEACHER_JSON, version, models_path)
             continue
         cuts = (json.loads(meta_file.read_text(encoding="utf-8")).get("decoding") or {}).get("cutpoints")
-        if cuts:
-            out[version] = [float(c) for c in cuts]
+        out[version] = [float(c) for c in cuts] if cuts else None
     return out
 
 
@@ -87,7 +92,7 @@ def reference(tables: Any, ds: str | None, batch: DataFrame, config: Config) -> 
     out: dict[str, Any] = {}
     teacher = {k[0]: v for k, v in _shares(batch, ["teacher_version"]).items()}
     soft = {k[0]: v for k, v in _soft_shares(batch, ["teacher_version"]).items()}
-    out["cutpoints"] = teacher_cutpoints(config.models_path, sorted(teacher))
+    out["decodings"] = teacher_decodings(config.models_path, sorted(teacher))
     out["teacher_label_shares"] = teacher
     out["teacher_soft_label_shares"] = soft
     if tables.exists(HUMAN):
@@ -129,13 +134,17 @@ def _per_version(mapping: dict[str, float]):
     return F.create_map(*pairs)[F.col("teacher_version")]
 
 
-def decoded_label(cutpoints: dict[str, list[float]]):
-    """The label each row's teacher would give: its cut-points on expected_relevance, else argmax + 1."""
-    decoded = F.array_position(F.col("probs"), F.array_max(F.col("probs"))).cast("int")
+def decoded_label(decodings: dict[str, list[float] | None]):
+    """The label each row's teacher would give: its cut-points on expected_relevance, or argmax + 1.
+
+    Rows of a version whose decoding is unknown keep their own label (not checked).
+    """
+    argmax = F.array_position(F.col("probs"), F.array_max(F.col("probs"))).cast("int")
     score = F.col("expected_relevance").cast("double")
-    for version, cuts in cutpoints.items():
-        by_cuts = sum((score > F.lit(float(c))).cast("int") for c in cuts) + F.lit(1)
-        decoded = F.when(F.col("teacher_version") == version, by_cuts).otherwise(decoded)
+    decoded = F.col("label")
+    for version, cuts in decodings.items():
+        rule = argmax if cuts is None else sum((score > F.lit(float(c))).cast("int") for c in cuts) + F.lit(1)
+        decoded = F.when(F.col("teacher_version") == version, rule).otherwise(decoded)
     return decoded.cast("int")
 
 
@@ -147,7 +156,7 @@ def derive(batch: DataFrame, inputs: SuiteInputs) -> DataFrame:
         F.array_min("probs").cast("double").alias("probs_min"),
         F.array_max("probs").cast("double").alias("probs_max"),
         array_sum("probs").alias("probs_sum"),
-        decoded_label(ref.get("cutpoints", {})).alias("decoded_label"),
+        decoded_label(ref.get("decodings", {})).alias("decoded_label"),
         _per_version(ref.get("label_tv_distance", {})).alias("label_tv_distance_vs_human"),
         _per_version(ref.get("argmax_label_tv_distance", {})).alias("argmax_label_tv_distance_vs_human"),
         _per_version(ref.get("expected_relevance_mean_drift", {})).alias("expected_relevance_mean_drift"),
@@ -169,7 +178,8 @@ def build(i: SuiteInputs):
         gxe.ExpectColumnPairValuesToBeEqual(
             column_A="label", column_B="decoded_label",
             notes="label = the teacher's decoding: 1 + the number of its cut-points (teacher.json) below "
-                  "expected_relevance, or argmax(probs) + 1 for a teacher without cut-points."),
+                  "expected_relevance, or argmax(probs) + 1 for a teacher without cut-points (a teacher whose "
+                  "teacher.json is not readable here is not checked, and the run log says so)."),
         between("expected_relevance", 1, 5, notes="Expected relevance sum_k p_k * k lies in [1, 5]."),
         row_count(i),
     ]

@@ -230,7 +230,7 @@ def test_teacher_scores_label_follows_the_teachers_cutpoints(spark, tables, dq_c
                          "2026-11-23", "2026-11-23")
     good = validate_table(tables, dq_config, "labels/teacher_scores", "2026-11-23", publish=False)
     assert ("expect_column_pair_values_to_be_equal", None) not in failed(good)
-    assert good.reference["cutpoints"] == {"tc": [1.5, 2.5, 3.5, 4.5]}
+    assert good.reference["decodings"] == {"tc": [1.5, 2.5, 3.5, 4.5]}
     # The same rows labelled by argmax break the teacher's own decoding.
     tables.replace_range("labels/teacher_scores", _scores(spark, "2026-11-23", [1] * 12, "tc", spread),
                          "2026-11-23", "2026-11-23")

@@ -39,8 +39,10 @@ def test_classification_metrics_by_hand():
     assert m["accuracy"] == pytest.approx(5 / 6)
     # F1 per class: 1,1,1, L4: p=1/2 r=1 -> 2/3, L5: p=1 r=1/2 -> 2/3
     assert m["macro_f1"] == pytest.approx((3 + 2 / 3 + 2 / 3) / 5)
-    assert m["per_class"]["4"] == {"precision": 0.5, "recall": 1.0, "support": 1}
-    assert m["per_class"]["5"] == {"precision": 1.0, "recall": 0.5, "support": 2}
+    assert m["per_class"]["4"] == {"precision": 0.5, "recall": 1.0, "support": 1,
+                                   "predicted_share": pytest.approx(2 / 6)}
+    assert m["per_class"]["5"] == {"precision": 1.0, "recall": 0.5, "support": 2,
+                                   "predicted_share": pytest.approx(1 / 6)}
     assert m["confusion_matrix"][4] == [0, 0, 0, 1, 1]
     # Quadratic kappa: 1 - sum(w*O)/sum(w*E), w=(i-j)^2, O counts, E = outer(true, pred marginals)/N.
     # O: one miss at distance 1 -> sum(w*O) = 1.
