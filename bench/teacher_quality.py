@@ -101,7 +101,7 @@ def load_frame(warehouse: str, config_path: str | None, sets: list[str], split: 
 
 def _summary(report: dict[str, Any]) -> dict[str, Any]:
     keep = ("n", "accuracy", "quadratic_weighted_kappa", "macro_f1", "ndcg_at_10", "rmse_original_scale",
-            "levels_never_predicted", "by_language", "argmax", "decoding", "expected_calibration_error")
+            "levels_never_predicted", "by_language", "decodings", "decoding", "expected_calibration_error")
     out = {k: report[k] for k in keep if k in report}
     out["per_level"] = {lvl: {"recall": round(v["recall"], 4), "predicted_share": round(v["predicted_share"], 4),
                               "support": v["support"]} for lvl, v in report.get("per_class", {}).items()}
@@ -159,7 +159,7 @@ def run_one(frame, base_cfg, overrides: dict[str, Any], fraction: float, english
     if probs_file:
         np.savez_compressed(probs_file, **{f"{k}_probs": v for k, v in fitted.probs.items()},
                             validation_labels=val["label"].to_numpy(), test_labels=test["label"].to_numpy(),
-                            test_lang=test["lang"].astype(str).to_numpy())
+                            test_lang=test["lang"].astype(str).to_numpy().astype("U"))  # not object: loads without pickle
     return {
         "settings": {k: v for k, v in cfg.model_dump().items() if k != "lora"},
         "train_rows": int(len(train)),
@@ -306,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     for run in _run_all(jobs, args.jobs):
         result["runs"].append(run)
         t = run["test"]
-        print(f"{backbone:12s} {recipe:14s} labels={run['train_rows']:6d} en_only={english!s:5s} "
+        print(f"{run['backbone']:12s} {run['recipe']:14s} labels={run['train_rows']:6d} en_only={run['english_only']!s:5s} "
               f"acc={t['accuracy']:.4f} qwk={t['quadratic_weighted_kappa']:.4f} f1={t['macro_f1']:.4f} "
               f"never={t['levels_never_predicted']} epochs={run['epochs_run']} s/epoch={run['seconds_per_epoch']}"
               + (f" rmse={t['rmse_original_scale']:.4f}" if t.get("rmse_original_scale") is not None else ""),

@@ -81,19 +81,23 @@ def fit_teacher(
     train_seconds = _train_seconds(history)
     probs = {name: tt.predict_examples(model, sets[name], pad_id, cfg.batch_size * 2, device)
              for name in ("validation", "test")}
-    cutpoints = None
-    if cfg.decoding == "cutpoints" and len(val_df):
-        cutpoints = fit_cutpoints(expected_relevance(probs["validation"]), val_df["label"].to_numpy())
+    # Fitted whatever the decoding: an argmax teacher still reports what cut-points would trade.
+    fitted_cuts = (fit_cutpoints(expected_relevance(probs["validation"]), val_df["label"].to_numpy())
+                   if len(val_df) else None)
+    cutpoints = fitted_cuts if cfg.decoding == "cutpoints" else None
     scale = (tt.score_scale_values(train_df["label"].to_numpy(), train_df["raw_score"].to_numpy(dtype=float))
              if "raw_score" in train_df.columns else None)
     metrics = {}
     for name, df in (("validation", val_df), ("test", test_df)):
         raw = df["raw_score"].to_numpy(dtype=float) if scale and "raw_score" in df.columns else None
         metrics[name] = tt.evaluation_report(df["query"].tolist(), df["label"].to_numpy(), probs[name], raw, scale,
-                                             cutpoints, _column(df, "lang"))
+                                             cutpoints, _column(df, "lang"), alternative_cutpoints=fitted_cuts)
     meta = dict(model.meta_defaults)
     meta["decoding"] = {"method": "argmax"} if cutpoints is None else {
         "method": "cutpoints", "cutpoints": cutpoints, "fitted_on": "validation"}
+    if cutpoints is None and fitted_cuts is not None:
+        # Not `cutpoints`: labelling and the teacher-scores suite decode with that key when it is there.
+        meta["decoding"]["unused_cutpoints"] = fitted_cuts
     return FittedTeacher(model, tokenizer, meta, history, metrics, scale, probs, prepare_seconds, train_seconds)
 
 

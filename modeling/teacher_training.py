@@ -196,9 +196,12 @@ def _optimizer(model: CrossEncoder, cfg: TeacherConfig) -> torch.optim.Optimizer
     )
 
 
-def _selection_value(scores: dict[str, Any], metric: str) -> float:
-    """Higher is better: validation QWK (under fitted cut-points) or minus validation loss."""
-    value = scores["qwk"] if metric == "qwk" else -scores["loss"]
+def _selection_value(scores: dict[str, Any], metric: str, decoding: str = "argmax") -> float:
+    """Higher is better: validation QWK of the levels this teacher will write (its decoding) or minus the loss."""
+    if metric == "qwk":
+        value = scores["qwk"] if decoding == "cutpoints" else scores["qwk_argmax"]
+    else:
+        value = -scores["loss"]
     return float("-inf") if value is None or math.isnan(value) else float(value)
 
 
@@ -290,7 +293,7 @@ def train(
             log.info("teacher epoch %.2f: train loss %.4f, validation loss %.4f, accuracy %.4f, QWK %.4f, %.1f ex/s",
                      entry["epoch"], running, scores["loss"], scores["accuracy"], scores["qwk"],
                      entry["examples_per_s"])
-            value = _selection_value(scores, cfg.selection_metric) if len(val_set) else -running
+            value = _selection_value(scores, cfg.selection_metric, cfg.decoding) if len(val_set) else -running
             if value > best_value + 1e-4:
                 best_value, bad_evals = value, 0
                 best_state = {n: p.detach().to("cpu", copy=True) for n, p in model.named_parameters()
@@ -333,12 +336,17 @@ def evaluation_report(
     scale_values: Sequence[float] | None = None,
     cutpoints: Sequence[float] | None = None,
     languages: Sequence[str | None] | None = None,
+    alternative_cutpoints: Sequence[float] | None = None,
 ) -> dict[str, Any]:
     """Classification metrics of the decoded levels + nDCG@10 by expected relevance (+ RMSE on the original scale).
 
     With `cutpoints` the levels are the ordinal decoding of the expected
-    relevance (what `label` writes) and argmax's accuracy and QWK are kept
-    beside them; `languages` adds the same metrics per query language.
+    relevance, else argmax: what `label` writes. Both decodings' accuracy and
+    QWK go under `decodings` whenever cut-points are known (`cutpoints`, or
+    `alternative_cutpoints` that an argmax teacher fitted but does not use), so
+    every evaluation shows what the other decoding would trade: cut-points buy
+    graded agreement (QWK) and usually cost exact-level accuracy.
+    `languages` adds the metrics per query language.
     """
     from modeling.ordinal import decode_probs, quadratic_kappa
 
@@ -349,10 +357,15 @@ def evaluation_report(
         return report
     report["decoding"] = {"method": "argmax"} if cutpoints is None else {
         "method": "cutpoints", "cutpoints": [round(float(c), 6) for c in cutpoints]}
-    if cutpoints is not None:
-        argmax = np.asarray(probs).argmax(axis=1) + 1
-        report["argmax"] = {"accuracy": float((argmax == labels_arr).mean()),
-                            "quadratic_weighted_kappa": quadratic_kappa(labels_arr, argmax)}
+    fitted = cutpoints if cutpoints is not None else alternative_cutpoints
+    if fitted is not None:
+        views = {"argmax": decode_probs(probs, None), "cutpoints": decode_probs(probs, fitted)}
+        report["decodings"] = {
+            name: {"accuracy": float((levels == labels_arr).mean()),
+                   "quadratic_weighted_kappa": quadratic_kappa(labels_arr, levels)}
+            for name, levels in views.items()
+        }
+        report["decodings"]["cutpoints"]["cutpoints"] = [round(float(c), 6) for c in fitted]
     report["ndcg_at_10"] = ndcg_at_k(queries, labels_arr, expected_relevance(probs), k=10)
     if raw_scores is not None and scale_values is not None:
         scores = np.asarray(raw_scores, dtype=np.float64)

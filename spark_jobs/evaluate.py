@@ -64,6 +64,7 @@ def _teacher_report(ctx: runner.JobContext, version: str, device: str) -> tuple[
         test["raw_score"].to_numpy(dtype=float) if scale and "raw_score" in test else None, scale,
         cutpoints=(meta.get("decoding") or {}).get("cutpoints"),
         languages=test["lang"].tolist() if "lang" in test else None,
+        alternative_cutpoints=(meta.get("decoding") or {}).get("unused_cutpoints"),
     )
     info = {"version": meta.get("version", directory.name), "directory": str(directory), "backbone": meta.get("backbone"),
             "parts": parts, "split": data.get("split"), "weights": meta.get("weights")}

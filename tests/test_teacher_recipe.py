@@ -115,3 +115,34 @@ def test_head_gets_its_own_learning_rate():
         assert len(is_head) == 1
         assert group["lr"] == (1e-3 if is_head.pop() else 2e-5)
     assert sum(len(g["params"]) for g in opt.param_groups) == len(list(model.parameters()))
+
+
+def test_evaluation_reports_both_decodings_and_labels_with_the_chosen_one():
+    from modeling.teacher_training import evaluation_report
+
+    # Expected relevance 2.2, 2.9, 4.4: argmax says 1, 3, 5; cut-points at (1.5, 2.5, 3.5, 4.5) say 2, 3, 4.
+    probs = np.array([[0.40, 0.20, 0.20, 0.20, 0.00],
+                      [0.20, 0.10, 0.50, 0.00, 0.20],
+                      [0.00, 0.00, 0.10, 0.40, 0.50]])
+    labels = [2, 3, 5]
+    cuts = [1.5, 2.5, 3.5, 4.5]
+    plain = evaluation_report(["q"] * 3, labels, probs, alternative_cutpoints=cuts)
+    assert plain["decoding"] == {"method": "argmax"}
+    assert plain["accuracy"] == pytest.approx(2 / 3)  # argmax 1, 3, 5 against 2, 3, 5
+    assert plain["decodings"]["argmax"]["accuracy"] == pytest.approx(2 / 3)
+    assert plain["decodings"]["cutpoints"]["accuracy"] == pytest.approx(2 / 3)  # 2, 3, 4 against 2, 3, 5
+    assert plain["decodings"]["cutpoints"]["cutpoints"] == cuts
+    ordinal = evaluation_report(["q"] * 3, labels, probs, cutpoints=cuts)
+    assert ordinal["decoding"]["method"] == "cutpoints"
+    assert ordinal["per_class"]["2"]["predicted_share"] == pytest.approx(1 / 3)  # argmax never says 2 here
+    assert plain["per_class"]["2"]["predicted_share"] == 0.0
+    assert "decodings" not in evaluation_report(["q"] * 3, labels, probs)
+
+
+def test_qwk_selection_reads_the_qwk_of_the_teachers_own_decoding():
+    from modeling.teacher_training import _selection_value
+
+    scores = {"loss": 1.2, "qwk": 0.8, "qwk_argmax": 0.7}
+    assert _selection_value(scores, "qwk", "cutpoints") == 0.8
+    assert _selection_value(scores, "qwk", "argmax") == 0.7
+    assert _selection_value(scores, "loss", "argmax") == -1.2

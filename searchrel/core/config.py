@@ -164,8 +164,8 @@ class TeacherConfig(Section):
     weight_decay: float = Field(default=0.01, ge=0)
     warmup_ratio: float = Field(default=0.1, ge=0, lt=1)
     # Validation is scored this many times an epoch; early stopping and the kept weights
-    # follow `selection_metric` over those points ("qwk": QWK under cut-points fitted on
-    # validation, the graded agreement labels are judged by; "loss": cross-entropy).
+    # follow `selection_metric` over those points ("qwk": QWK of the levels the teacher
+    # writes under its `decoding`, the graded agreement labels are judged by; "loss": cross-entropy).
     evals_per_epoch: int = Field(default=2, ge=1)
     selection_metric: Literal["qwk", "loss"] = "qwk"
     # Evaluations without improvement before stopping.
@@ -174,9 +174,11 @@ class TeacherConfig(Section):
     class_weighting: Literal["none", "sqrt_inverse", "inverse"] = "none"
     # Weight of the squared error of the expected relevance added to cross-entropy (0 = plain CE).
     ordinal_loss_weight: float = Field(default=0.0, ge=0)
-    # How one level is read from the 5-way probabilities: cut-points on the expected relevance
-    # fitted on validation to maximise QWK (saved in teacher.json), or argmax.
-    decoding: Literal["cutpoints", "argmax"] = "cutpoints"
+    # How one level is read from the 5-way probabilities: argmax (the most likely level), or
+    # cut-points on the expected relevance fitted on validation to maximise QWK (saved in
+    # teacher.json). Cut-points are fitted and reported either way (evaluation "decodings"):
+    # on the small world they bought +0.02 QWK for -0.04 accuracy, so argmax is the default.
+    decoding: Literal["cutpoints", "argmax"] = "argmax"
     max_train_rows: int | None = Field(default=None, ge=1)
     seed: int = 13
     quantization: Literal["none", "4bit"] = "none"
