@@ -27,8 +27,12 @@ CODE_BAIT = 10**7
 CODE_LINK = 10**6
 CODE_OBJ = 10**3
 
-TITLE_QUALITY = (("good", 0.30), ("partial", 0.25), ("generic", 0.22), ("empty", 0.15), ("misleading", 0.08))
-DESCRIPTION_QUALITY = (("detailed", 0.25), ("category", 0.20), ("generic", 0.20), ("empty", 0.35))
+# Calibrated against the paper's enriched-text ablation (title + description reach 48.9 of the full
+# teacher's 56.6 accuracy, a ratio of 0.86): with 30% good titles and 35% empty descriptions the
+# title + description teacher of the small world plateaued at 0.69 of the full one (validation loss
+# flat from epoch 2, so not undertrained), i.e. the world hid more in its titles than Pinterest's do.
+TITLE_QUALITY = (("good", 0.50), ("partial", 0.25), ("generic", 0.12), ("empty", 0.08), ("misleading", 0.05))
+DESCRIPTION_QUALITY = (("detailed", 0.35), ("category", 0.20), ("generic", 0.15), ("empty", 0.30))
 IMAGE_STATUS = (("ok", 0.97), ("corrupt", 0.015), ("missing", 0.015))
 LINK_ON_TOPIC = 0.8
 
