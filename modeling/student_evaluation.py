@@ -1,4 +1,4 @@
-"""Evaluation of the student on the human-labelled test split, and the scaling experiment.
+"""Evaluation of the student on the human-labelled test split, and the scaling experiment's points.
 
 The test rows are the `human_label` rows of features/student_examples whose
 query falls in the test split of `features.splits` (the split the teacher uses,
@@ -124,32 +124,3 @@ def scaling_points(n_human: int, available_teacher: int, multiples: Sequence[flo
     if available_teacher > 0:
         points.append((f"all ({available_teacher / max(n_human, 1):.2g}x)", available_teacher))
     return points
-
-
-def plot_scaling(rows: list[dict[str, Any]], baseline: dict[str, Any] | None, path: str | Path) -> Path:
-    """Student quality against teacher-labelled rows (log x), the human-only student as a line."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    xs = [r["teacher_rows"] for r in rows]
-    for key, label in (("accuracy", "accuracy"), ("macro_f1", "macro-F1"), ("quadratic_weighted_kappa", "QWK"),
-                       ("ndcg_at_10", "nDCG@10")):
-        line = ax.plot(xs, [r.get(key) or np.nan for r in rows], marker="o", label=f"distilled {label}")
-        if baseline and baseline.get(key) is not None:
-            ax.axhline(baseline[key], color=line[0].get_color(), linestyle="--", linewidth=1,
-                       label=f"human-only {label}")
-    ax.set_xscale("log")
-    ax.set_xlabel("teacher-labelled training rows")
-    ax.set_ylabel("test split (human labels)")
-    ax.set_title("Student quality vs teacher-labelled rows")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out

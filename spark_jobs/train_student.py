@@ -62,7 +62,8 @@ def run_scaling(ctx: runner.JobContext, files: list[str], base_settings, n_human
     import dataclasses
 
     from modeling.distillation import train_student
-    from modeling.student_evaluation import evaluate_rows, human_rows, plot_scaling, scaling_points, summary
+    from modeling.scaling_plot import plot_scaling
+    from modeling.student_evaluation import evaluate_rows, human_rows, scaling_points, summary
 
     test = human_rows(files)
     rows = []

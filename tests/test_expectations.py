@@ -275,7 +275,7 @@ def test_pin_embeddings_wrong_dimension_and_unnormalised_vectors_fail(spark, tab
 
 @pytest.mark.spark
 def test_validate_cli_exit_codes_data_docs_summary_and_gate(spark, tables, dq_config, capsys, tmp_path):
-    from expectations.runner import gate
+    from expectations.gate import gate
     from searchrel.cli import main as cli_main
     from searchrel.core.errors import JobFailed
 

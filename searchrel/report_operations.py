@@ -1,0 +1,88 @@
+"""The demo report's sections on how the pipeline ran: data volumes, labelling and serving speed, data quality.
+
+Like `report_sections`, each builder returns a `Section` of plain data, or one
+with `missing` set where the job that feeds it has not run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from searchrel import report_plots as plots
+from searchrel.core import catalog
+from searchrel.report_sections import Section, Table, load_json
+
+# The tables whose sizes the report shows, in pipeline order.
+TABLES = tuple(t.name for t in (
+    catalog.PINS, catalog.PIN_IMAGES, catalog.SEARCH_EVENTS, catalog.BOARD_PINS, catalog.LINK_VISITS,
+    catalog.HUMAN_LABELS, catalog.IMPRESSIONS, catalog.PIN_QUERY_TOKENS, catalog.PIN_BOARD_TOKENS,
+    catalog.PIN_LINK_TEXT, catalog.PIN_CAPTIONS, catalog.PIN_TEXT, catalog.QUERY_FEATURES,
+    catalog.PIN_EMBEDDINGS, catalog.TEACHER_SCORES, catalog.STUDENT_EXAMPLES,
+))
+
+
+def volumes(tables, out: Path) -> Section:
+    """Rows per table, counted from the Delta tables (the only section that reads tables, not JSON)."""
+    section = Section("volumes", "Data volumes")
+    counts = [(name, tables.read(name).count()) for name in TABLES if tables.exists(name)]
+    if not counts:
+        section.missing = "no tables found in the warehouse"
+        return section
+    plots.volumes_chart(out / "volumes.png", counts)
+    section.images.append("volumes.png")
+    section.tables.append(Table(("table", "rows"), [(n, f"{c:,}") for n, c in counts]))
+    section.caption = (
+        f"Rows per table: {len(counts)} tables; the teacher labels "
+        f"{dict(counts).get(catalog.TEACHER_SCORES.name, 0):,} impressions from "
+        f"{dict(counts).get(catalog.HUMAN_LABELS.name, 0):,} human labels."
+    )
+    return section
+
+
+def throughput(reports: Path) -> Section:
+    section = Section("throughput", "Labelling and serving throughput")
+    runs = load_json(reports / "label_runs.json") or []
+    serving = load_json(reports / "student_serving.json") or {}
+    runs = [r for r in runs if isinstance(r, dict) and r.get("rows")]
+    if not runs and not serving:
+        section.missing = "no labelling runs or serving benchmark recorded"
+        return section
+    rows = [
+        ("teacher labelling (Spark pandas UDF)", f"{r.get('start')}..{r.get('end')}", f"{r.get('rows', 0):,} rows",
+         f"{r.get('rows_per_s', 0):.1f} rows/s", f"{r.get('seconds', 0):.0f} s")
+        for r in runs[-5:]
+    ]
+    for name, result in (serving.get("results") or {}).items():
+        rows.append((f"student serving ({name})", f"1 query x {serving.get('pins_per_request')} pins",
+                     f"p50 {result.get('p50_ms', 0):.2f} ms, p99 {result.get('p99_ms', 0):.2f} ms",
+                     f"{result.get('rows_per_s', 0):,.0f} rows/s", f"{serving.get('threads')} thread(s)"))
+    section.tables.append(Table(("what", "run", "volume / latency", "speed", "time"), rows))
+    section.caption = (
+        "The teacher's scoring speed per labelling run on this machine, and the distilled student's batched "
+        "throughput and per-request latency on CPU: the gap is why the student is what serves."
+    )
+    return section
+
+
+def quality(reports: Path) -> Section:
+    """The latest validation per table, from the index that `expectations.publishing` keeps."""
+    section = Section("quality", "Data quality")
+    index = load_json(reports / "validation" / "index.json")
+    if not index or not index.get("tables"):
+        section.missing = "no validation summaries (run `searchrel validate …`)"
+        return section
+    rows = []
+    for table, entry in index["tables"].items():
+        for ds, run in sorted(entry["runs"].items(), reverse=True)[:1]:
+            rows.append((table, ds, "passed" if run.get("success") else "FAILED",
+                         f"{(run.get('evaluated') or 0) - (run.get('failed') or 0)}/{run.get('evaluated') or 0}",
+                         "; ".join((run.get("failures") or [])[:2])))
+    section.tables.append(Table(("table", "partition", "result", "expectations passed", "what failed"), rows))
+    section.links = [("validation/index.html", "Every validation run"),
+                     ("data_docs/index.html", "great-expectations Data Docs")]
+    failed = sum(1 for r in rows if r[2] == "FAILED")
+    section.caption = (
+        f"The latest validation of {len(rows)} tables: {failed} failed. Each gate stops what depends on its table; "
+        "the Data Docs show every expectation with sample failing values."
+    )
+    return section

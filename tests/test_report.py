@@ -1,0 +1,120 @@
+"""The demo report renders every section from the files the jobs write, through its Jinja2 templates.
+
+The evaluation blocks are made by `modeling.metrics` itself, so the report is
+checked against the metric names the evaluators really write.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from modeling.metrics import classification_metrics, metrics_by_group
+
+
+def _block(seed: int, never: int | None = None) -> dict:
+    """Test-split metrics of a model on 60 rows; `never` is a level it never predicts."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(1, 6, 60)
+    probs = rng.dirichlet(np.ones(5), 60)
+    pred = probs.argmax(axis=1) + 1
+    if never is not None:
+        pred[pred == never] = 3 if never != 3 else 2
+    out = classification_metrics(labels, probs, pred)
+    out["ndcg_at_10"] = 0.9
+    out["by_language"] = metrics_by_group(["en"] * 40 + ["de"] * 20, labels, pred)
+    out["decoding"] = {"method": "cutpoints", "cutpoints": [1.5, 2.5, 3.5, 4.5]}
+    return out
+
+
+def _write(path: Path, value) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(value), encoding="utf-8")
+
+
+def _reports(reports: Path) -> None:
+    """What evaluate, student-train --scaling, label, serving, validate and the bench leave behind."""
+    student = {"n_test_rows": 60, "student": _block(3), "student_human_only": _block(4),
+               "teacher_on_scored": _block(1), "bm25": {"n": 60, "ndcg_at_10": 0.8}}
+    _write(reports / "teacher_eval.json", {
+        "teacher": {"test": _block(1, never=5)},
+        "ablation_teacher": {"test": _block(2)},
+        "baselines": {"majority_class": {"test": _block(5)}, "bm25_threshold": {"test": _block(6)}},
+        "student": student,
+    })
+    points = [{"point": p, "teacher_rows": n, **{k: student["student"][k] for k in
+                                                 ("accuracy", "macro_f1", "quadratic_weighted_kappa")},
+               "ndcg_at_10": 0.9} for p, n in (("1x", 100), ("all (4x)", 400))]
+    _write(reports / "student_scaling.json", {"human_train_rows": 100, "points": points,
+                                              "human_only_baseline": {"accuracy": 0.3, "ndcg_at_10": 0.85}})
+    _write(reports / "label_runs.json", [{"start": "2026-11-21", "end": "2026-11-23", "rows": 1308, "seconds": 27.7,
+                                          "rows_per_s": 47.2}])
+    _write(reports / "student_serving.json", {"threads": 1, "pins_per_request": 100,
+                                              "results": {"onnxruntime": {"rows_per_s": 1.6e5, "p50_ms": 0.47,
+                                                                          "p99_ms": 0.61}}})
+    run = {"ds": "2026-11-23", "success": False, "rows": 50, "evaluated": 10, "failed": 1,
+           "failures": ["column 'event': e.g. '<script>alert(1)</script>'"], "validated_at": "x",
+           "data_docs_page": None, "summary_path": "s"}
+    _write(reports / "validation" / "index.json", {"tables": {"raw/search_events": {"runs": {"2026-11-23": run},
+                                                                                       "latest": run}}})
+    _write(reports / "teacher_quality_small.json", {"name": "small", "reference": {"ceiling": {"accuracy": 0.7}},
+                                                    "runs": [{"backbone": "minilm", "recipe": "ordinal",
+                                                              "train_rows": 1200, "epochs_run": 3,
+                                                              "test": {"accuracy": 0.5}, "seconds_per_epoch": 9}]})
+
+
+def test_sections_render_from_the_evaluators_metric_names_and_escape_values(tmp_path: Path):
+    from searchrel import report_operations as ops
+    from searchrel import report_sections as models
+    from searchrel.report import render
+
+    reports = tmp_path / "reports"
+    _reports(reports)
+    evaluation = json.loads((reports / "teacher_eval.json").read_text())
+    sections = [
+        models.teacher(evaluation, reports), models.levels(evaluation), models.teacher_quality(reports),
+        models.ablation(evaluation, reports), models.student(evaluation, reports), models.scaling(reports, reports),
+        models.confusion(evaluation, reports), models.calibration(evaluation, reports),
+        ops.throughput(reports), ops.quality(reports),
+    ]
+    assert [s.key for s in sections if s.missing] == []
+    # QWK is read under the name modeling.metrics writes (quadratic_weighted_kappa), not left blank.
+    teacher_rows = sections[0].tables[0].rows
+    assert teacher_rows[0][0] == "teacher" and teacher_rows[0][3] == f"{evaluation['teacher']['test']['quadratic_weighted_kappa']:.3f}"
+    levels = sections[1]
+    assert ("teacher", "L5") in [row[:2] for row in levels.tables[0].rows if row[-1] == "NEVER PREDICTED"]
+    assert "teacher never predicts level(s) 5" in levels.caption and "cut-points" in levels.caption
+    assert {row[1] for row in levels.tables[1].rows} == {"en", "de"}
+    for image in ("teacher.png", "ablation.png", "student.png", "scaling.png", "confusion.png", "calibration.png"):
+        assert (reports / image).stat().st_size > 1000, image
+
+    page = render(sections, "searchrel <report>", {"warehouse": "/w&h"})
+    for section in sections:
+        assert f'<h2 id="{section.key}">' in page
+    assert "<title>searchrel &lt;report&gt;</title>" in page and "/w&amp;h" in page
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert '<a href="validation/index.html">Every validation run</a> · <a href="data_docs/index.html">' in page
+    assert "minilm · ordinal" in page and "1,200" in page
+    assert "Not available" not in page
+
+
+@pytest.mark.spark
+def test_build_report_writes_every_section_and_says_what_is_missing(tables, test_config, tmp_path: Path):
+    from searchrel.report import SECTIONS, build_report
+
+    config = test_config.model_copy(update={"warehouse": tables.root})
+    reports = Path(config.reports_path)
+    _reports(reports)
+    (reports / "student_scaling.json").unlink()
+    page, summary = build_report(tables, config, timings=[("simulate", "ok", 60.0)], scale="tiny")
+    text = page.read_text()
+    for key, title in SECTIONS:
+        assert f'id="{key}"' in text and title in text
+    assert 'id="teacher_quality"' in text  # the bench ran here, so its section is shown
+    assert "Not available: no tables found in the warehouse." in text
+    assert "Not available: no scaling experiment found" in text
+    assert summary["report sections without data"] == "2"
+    assert summary["teacher accuracy (test)"] != "–" and summary["simulate"] == "60.0 s"
