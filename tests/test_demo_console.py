@@ -14,13 +14,15 @@ from rich.console import Console
 
 from searchrel.demo import summary
 from searchrel.demo.console import output_to, tail
+from spark_jobs.runner import configure_logging
 
 
 def test_everything_a_stage_writes_goes_to_its_log_and_not_to_the_terminal(tmp_path: Path, capfd):
     log = tmp_path / "logs" / "stage.log"
+    configure_logging()  # the jobs' handler, which looks sys.stderr up when it writes
     with output_to(log):
         print('{"json": "result"}')
-        logging.getLogger("stage").warning("a log line")  # a handler that looks sys.stderr up when it writes
+        logging.getLogger("stage").warning("a log line")
         # A child process (like Spark's JVM) writes to file descriptors 1 and 2, not to sys.stdout.
         subprocess.run([sys.executable, "-c", "import os; os.write(1, b'jvm out\\n'); os.write(2, b'jvm err\\n')"],
                        check=True)
