@@ -19,6 +19,7 @@ from airflow.sdk import DAG, CronTriggerTimetable, Param, task
 
 from searchrel_airflow import gates, pipeline, tasks
 
+TRAIN, EVALUATE = pipeline.ALL_BY_ID["train_student"], pipeline.ALL_BY_ID["evaluate"]
 CANDIDATE = "{{ ti.xcom_pull(task_ids='train_student')['version'] | shquote }}"
 PREVIOUS = "{{ ((ti.xcom_pull(task_ids='previous_student') or {}).get('current') or '') | shquote }}"
 
@@ -51,16 +52,16 @@ with DAG(
     env = tasks.resolve_settings()
     previous = tasks.job("previous_student", pipeline.student_pointer("show"), env, dt.timedelta(minutes=10),
                          json_output=True)
-    train = tasks.job("train_student", pipeline.spark_submit_json("train_student", "--no-progress --no-promote"), env, dt.timedelta(hours=8),
-                      json_output=True)
-    evaluate_candidate = tasks.job("evaluate_candidate", pipeline.spark_submit_json("evaluate", f"--student {CANDIDATE}"),
-                                   env, dt.timedelta(hours=1), json_output=True)
+    train = tasks.job(TRAIN.task_id, pipeline.spark_submit_json(TRAIN.job, "--no-progress --no-promote"), env,
+                      TRAIN.timeout, json_output=True)
+    evaluate_candidate = tasks.job("evaluate_candidate", pipeline.spark_submit_json(EVALUATE.job, f"--student {CANDIDATE}"),
+                                   env, EVALUATE.timeout, json_output=True)
     # Exit 99 (no current student yet: the first training) leaves this task skipped.
     evaluate_previous = tasks.job(
         "evaluate_previous",
         f"PREV={PREVIOUS}; if [ -z \"$PREV\" ]; then echo 'no current student'; exit 99; fi; "
-        + pipeline.spark_submit_json("evaluate", '--student "$PREV"'),
-        env, dt.timedelta(hours=1), json_output=True, skip_on_exit_code=99,
+        + pipeline.spark_submit_json(EVALUATE.job, '--student "$PREV"'),
+        env, EVALUATE.timeout, json_output=True, skip_on_exit_code=99,
     )
     choice = decide(evaluate_candidate.output, evaluate_previous.output)
     publish = tasks.job("publish_student", pipeline.student_pointer(f"set {CANDIDATE}"), env,

@@ -18,6 +18,7 @@ from airflow.sdk import DAG, CronTriggerTimetable, Param, task
 from searchrel_airflow import gates, pipeline, tasks
 
 SINCE = "{% if params.since %}--since {{ params.since | shquote }}{% endif %}"
+TRAIN, EVALUATE = pipeline.ALL_BY_ID["train_teacher"], pipeline.ALL_BY_ID["evaluate"]
 TEACHER = "{{ ((ti.xcom_pull(task_ids='train_teacher') or {}).get('version') or 'current') | shquote }}"
 
 
@@ -50,8 +51,7 @@ with DAG(
     env = tasks.resolve_settings()
     counts = tasks.job("count_new_labels", pipeline.spark_submit_json("new_labels", SINCE, script=pipeline.NEW_LABELS),
                        env, dt.timedelta(minutes=30), json_output=True)
-    train = tasks.job("train_teacher", pipeline.spark_submit_json("train_teacher"), env, dt.timedelta(hours=12),
-                      json_output=True)
-    evaluate = tasks.job("evaluate_teacher", pipeline.spark_submit_json("evaluate", f"--teacher {TEACHER}"), env,
-                         dt.timedelta(hours=2), json_output=True)
+    train = tasks.job(TRAIN.task_id, pipeline.spark_submit_json(TRAIN.job), env, TRAIN.timeout, json_output=True)
+    evaluate = tasks.job("evaluate_teacher", pipeline.spark_submit_json(EVALUATE.job, f"--teacher {TEACHER}"), env,
+                         EVALUATE.timeout, json_output=True)
     enough_new_labels(counts.output) >> train >> evaluate

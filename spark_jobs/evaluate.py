@@ -5,7 +5,9 @@ from (its teacher.json names the Delta versions, read back by time travel).
 Baselines on the same rows: the majority class, and a BM25-threshold classifier
 fitted on the training split. `--ablation-teacher` adds a second teacher (for
 example the title + description one) and `--student` the student's own report
-(modeling.student_evaluation). The report goes to <warehouse>/reports/teacher_eval.json.
+(modeling.student_evaluation). In a simulated world the report also holds the ceiling: the
+human labels of the test rows scored against eval/true_relevance. The report goes to
+<warehouse>/reports/teacher_eval.json.
 
     searchrel evaluate --teacher current --json
 """
@@ -96,11 +98,42 @@ def _baselines(frame, scale: list[float] | None) -> dict[str, Any]:
     }
 
 
+def _ceiling(ctx: runner.JobContext, frame) -> dict[str, Any] | None:
+    """The human labels of the teacher's test rows scored against the world's true relevance.
+
+    The teacher learns the human labels, so it cannot be expected to agree with
+    the truth more often than they do: this is the number to read its own
+    against. Only a simulated world has `eval/true_relevance` (None elsewhere);
+    it is read here and nowhere else in the pipeline.
+    """
+    import numpy as np
+    from pyspark.sql import functions as F
+
+    from features.splits import TEST
+    from modeling.metrics import classification_metrics
+
+    truth_table = catalog.TRUE_RELEVANCE.name
+    test = frame[frame["split"] == TEST][["query", "pin_id", "label"]]
+    if test.empty or not ctx.tables.exists(truth_table):
+        return None
+    truth = (ctx.tables.read(truth_table).where(F.col("query").isin(sorted(set(test["query"]))))
+             .select("query", "pin_id", "relevance").toPandas())
+    rows = test.merge(truth, on=["query", "pin_id"], how="inner")
+    if rows.empty:
+        return None
+    labels = rows["label"].to_numpy(dtype=np.int64)
+    metrics = classification_metrics(rows["relevance"].to_numpy(dtype=np.int64), np.eye(5)[labels - 1], labels)
+    return {"what": "human labels scored against the world's true relevance (the teacher's test rows)",
+            "n": int(len(rows)), **{k: metrics[k] for k in ("accuracy", "quadratic_weighted_kappa", "macro_f1")}}
+
+
 def _table(report: dict[str, Any]) -> str:
     rows = [("teacher " + report["teacher"]["version"], report["teacher"]["test"])]
     if "ablation_teacher" in report:
         rows.append(("ablation " + report["ablation_teacher"]["version"], report["ablation_teacher"]["test"]))
     rows += [(name, body["test"]) for name, body in report["baselines"].items()]
+    if isinstance(report.get("ceiling"), dict):
+        rows.append(("ceiling (labels vs truth)", report["ceiling"]))
     student = report.get("student")
     if isinstance(student, dict) and isinstance(student.get("test"), dict):
         rows.append(("student", student["test"]))
@@ -128,6 +161,9 @@ def run(ctx: runner.JobContext) -> dict | None:
     meta_scale = json.loads((ce.resolve_teacher_dir(ctx.config.models_path, ctx.args.teacher) / ce.TEACHER_JSON)
                             .read_text()).get("scale_values")
     report: dict[str, Any] = {"teacher": teacher, "baselines": _baselines(frame, meta_scale)}
+    ceiling = _ceiling(ctx, frame)
+    if ceiling is not None:
+        report["ceiling"] = ceiling
     if ctx.args.ablation_teacher:
         try:
             report["ablation_teacher"], _ = _teacher_report(ctx, ctx.args.ablation_teacher, device)

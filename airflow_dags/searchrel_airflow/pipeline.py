@@ -1,25 +1,33 @@
-"""The pipeline's steps as data, and the shell commands that submit them.
+"""The pipeline's steps as the DAGs see them, and the shell commands that submit them.
 
-Every DAG builds its tasks from these, so the daily run, the backfill and the
-tests agree on which job writes which tables and which suites gate them.
-Commands only reference environment variables (filled from
-`settings.resolve` at run time) and Airflow templates, never literal paths.
+The steps are defined once, in `searchrel/core/pipeline.py`, which the demo
+runs too. Airflow's environment holds none of the pipeline's packages, so the
+definition reaches the DAGs as `pipeline.json` beside this file (rendered by
+`python -m searchrel.core.pipeline --write`; tests/test_pipeline.py fails when
+it is stale). Every DAG builds its tasks from these steps, so the daily run,
+the backfill, the demo and the tests agree on which job writes which tables
+and which suites gate them. Commands only reference environment variables
+(filled from `settings.resolve` at run time) and Airflow templates, never
+literal paths.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import shlex
 from dataclasses import dataclass
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
-DateArgs = Literal["window", "day"]
+DateArgs = Literal["window", "day", "none"]
+DEFINITION = Path(__file__).with_name("pipeline.json")
 
 
 @dataclass(frozen=True)
 class Step:
-    """One job of the feature/labelling pipeline and the tables its validation gates."""
+    """One job of the pipeline and the tables its validation gates."""
 
     task_id: str
     job: str  # spark_jobs/<job>.py
@@ -28,27 +36,35 @@ class Step:
     # incremental by itself and --ds only dates its quarantine rows (once per backfill).
     dates: DateArgs
     timeout: dt.timedelta
-    upstream: tuple[str, ...] = ()  # task_ids of the steps whose validated output it reads
+    upstream: tuple[str, ...] = ()  # task_ids of the same DAG's steps whose validated output it reads
     # The job may report {"status": "off"} (captioning without a configured model): then
     # its gate is skipped and the steps reading its table run without it.
     optional: bool = False
+    dag: str | None = None  # "daily" (also the backfill), "teacher", "student"; None: the demo only
 
 
-# Captioning reads raw/pin_images only, so it runs beside the aggregation
-# rather than after it; both feed the assembled pin text (DESIGN.md data flow).
-STEPS: tuple[Step, ...] = (
-    Step("aggregate_features", "aggregate_features",
-         ("features/pin_query_tokens", "features/pin_board_tokens", "features/pin_link_text"),
-         "window", dt.timedelta(hours=2)),
-    Step("caption_pins", "caption_pins", ("features/pin_captions",), "day", dt.timedelta(hours=3), optional=True),
-    Step("assemble_pin_text", "assemble_pin_text", ("features/pin_text",), "window", dt.timedelta(hours=1),
-         upstream=("aggregate_features", "caption_pins")),
-    Step("label_impressions", "label_impressions", ("labels/teacher_scores",), "window", dt.timedelta(hours=4),
-         upstream=("assemble_pin_text",)),
-    Step("build_student_examples", "build_student_examples", ("features/student_examples",), "window",
-         dt.timedelta(hours=2), upstream=("label_impressions",)),
-)
+def _load(path: Path = DEFINITION) -> tuple[tuple[Step, ...], frozenset[str]]:
+    """The steps of the rendered definition, and the gated tables that have no partition column."""
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    by_dag: dict[str | None, set[str]] = {}
+    for raw in data["steps"]:
+        by_dag.setdefault(raw["dag"], set()).add(raw["key"])
+    steps = tuple(
+        Step(raw["key"], raw["job"], tuple(g["table"] for g in raw["gates"]), raw["dates"],
+             dt.timedelta(minutes=raw["timeout_minutes"]),
+             # Across DAGs an upstream is met by the other DAG's schedule (the current teacher), not a task edge.
+             tuple(u for u in raw["upstream"] if u in by_dag.get(raw["dag"], ())),
+             raw["optional"], raw["dag"])
+        for raw in data["steps"]
+    )
+    unpartitioned = frozenset(g["table"] for raw in data["steps"] for g in raw["gates"] if not g["partitioned"])
+    return steps, unpartitioned
 
+
+ALL_STEPS, UNPARTITIONED = _load()  # UNPARTITIONED: tables validated without a date (keyed, not daily)
+ALL_BY_ID = {step.task_id: step for step in ALL_STEPS}
+# The daily DAG's (and the backfill's) steps, in pipeline order.
+STEPS: tuple[Step, ...] = tuple(step for step in ALL_STEPS if step.dag == "daily")
 STEP_BY_ID = {step.task_id: step for step in STEPS}
 
 
@@ -63,9 +79,6 @@ def skip_if_off(task_id: str) -> str:
             f"echo '{task_id} is switched off: nothing to validate'; exit 99; "
             "{% endif %}")
 
-
-# Tables validated without a date: they are keyed, not partitioned by day.
-UNPARTITIONED = frozenset({"features/pin_captions"})
 
 JOB_RETRIES = 2
 
