@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 def _default_spec():
     from features.student_examples import CATEGORICAL, DENSE
-    from modeling.distillation import LOG1P, PRODUCT
+    from modeling.student_statistics import LOG1P, PRODUCT
     from modeling.student import FeatureSpec
 
     return FeatureSpec(

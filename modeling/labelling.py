@@ -6,9 +6,10 @@ Why it looks the way it does:
   (Spark reuses workers across tasks), so a task pays for a model load only the first time.
 - Tokenisation happens inside the UDF, on the worker, so the driver never sees tokens and
   the only thing shuffled or cached is text.
-- Inside each Arrow batch, rows are sorted by token length before they are cut into
-  micro-batches, so a micro-batch is padded to the length of its own longest row rather
-  than to max_length; results are written back to the rows' original positions.
+- Inside each Arrow batch, rows go through the teacher's one inference loop
+  (`modeling.teacher_inference`, also behind `cross_encoder.predict_proba`): sorted by
+  token length and cut into micro-batches padded to their own longest row, results written
+  back to the rows' original positions.
 - `torch.inference_mode`, bf16/fp16 weights on a GPU, and on CPU as many torch threads as
   cores Spark gave the task (more would fight the task next to it for the same cores).
 """
@@ -18,16 +19,18 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
 
+from modeling import teacher_inference
+from modeling.teacher_inference import N_LEVELS
+
 log = logging.getLogger(__name__)
 
-N_LEVELS = 5
 SCORE_TYPE = "struct<probs: array<float>, label: int, expected_relevance: float>"
 
 
@@ -45,14 +48,9 @@ class ScoringOptions:
 
     @classmethod
     def from_config(cls, teacher_dir: str | os.PathLike[str], labelling: Any) -> "ScoringOptions":
-        return cls(
-            teacher_dir=str(teacher_dir),
-            micro_batch_size=labelling.micro_batch_size,
-            max_length=labelling.max_length,
-            device=labelling.device,
-            gpu_dtype=labelling.gpu_dtype,
-            torch_threads=labelling.torch_threads,
-        )
+        """Options from the `labelling` config section: every field of the same name is taken from it."""
+        taken = {f.name: getattr(labelling, f.name) for f in fields(cls) if hasattr(labelling, f.name)}
+        return cls(**{**taken, "teacher_dir": str(teacher_dir)})
 
 
 @dataclass
@@ -141,7 +139,7 @@ def load_cached(opts: ScoringOptions) -> LoadedTeacher:
         hit = _CACHE.get(key)
         if hit is not None:
             return hit
-        from modeling.cross_encoder import load_teacher
+        from modeling.teacher_store import load_teacher
 
         model, tokenizer, meta = load_teacher(opts.teacher_dir, device=device)
         model = model.to(device=device, dtype=dtype).eval()
@@ -159,39 +157,19 @@ def load_cached(opts: ScoringOptions) -> LoadedTeacher:
 # -- scoring -------------------------------------------------------------------
 
 
-def micro_batches(lengths: Sequence[int], size: int, sort_by_length: bool = True) -> list[np.ndarray]:
-    """Row positions grouped into micro-batches; by ascending length when sorting, else in order."""
-    order = np.argsort(np.asarray(lengths), kind="stable") if sort_by_length else np.arange(len(lengths))
-    return [order[i:i + size] for i in range(0, len(order), size)]
-
-
 def score_encoded(teacher: LoadedTeacher, encoded: dict[str, list[list[int]]], micro_batch_size: int,
                   sort_by_length: bool = True) -> np.ndarray:
     """Softmax probabilities [N, 5] for pre-tokenised rows, in the rows' original order."""
-    import torch
+    from modeling.teacher_tokens import pad_token_id
 
-    from modeling.cross_encoder import pad_batch
-
-    ids = encoded["input_ids"]
-    n = len(ids)
-    out = np.empty((n, N_LEVELS), dtype=np.float32)
-    keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in encoded]
-    lengths = [len(row) for row in ids]
-    tok = teacher.tokenizer
-    pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
-    with torch.inference_mode():
-        for idx in micro_batches(lengths, micro_batch_size, sort_by_length):
-            batch = pad_batch({k: [encoded[k][i] for i in idx] for k in keys}, pad_id)
-            inputs = {k: v.to(teacher.device, non_blocking=True) for k, v in batch.items()}
-            logits = teacher.model(**inputs)
-            out[idx] = torch.softmax(logits.float(), dim=-1).cpu().numpy()
-    return out
+    return teacher_inference.score_encoded(teacher.model, encoded, pad_token_id(teacher.tokenizer), micro_batch_size,
+                                           teacher.device, sort_by_length)
 
 
 def score_texts(teacher: LoadedTeacher, queries: Sequence[str], texts: Sequence[str], micro_batch_size: int,
                 sort_by_length: bool = True) -> np.ndarray:
     """Tokenise (unpadded) then score; [N, 5] float32 in input order."""
-    from modeling.cross_encoder import encode_pairs
+    from modeling.teacher_tokens import encode_pairs
 
     if len(queries) == 0:
         return np.empty((0, N_LEVELS), dtype=np.float32)

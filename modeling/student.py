@@ -13,7 +13,8 @@ far more easily from it than from two separate vectors.
 On disk (`<models_path>/student/<version>/`): `student.safetensors` (weights),
 `feature_spec.json` (names, dims, vocabularies, normalisation statistics,
 architecture) and `student.json` (training settings, data snapshot, metrics).
-Nothing is pickled.
+Nothing is pickled. The published version is the `current` pointer, kept by
+`modeling.registry` in the same JSON format as the teacher's.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import torch
 from torch import nn
+
+from modeling import registry
 
 N_LEVELS = 5
 WEIGHTS_FILE = "student.safetensors"
@@ -193,30 +196,19 @@ def load_student(directory: str | os.PathLike[str]) -> StudentModel:
     return model
 
 
-def student_root(models_path: str) -> Path:
+def student_root(models_path: str | os.PathLike[str]) -> Path:
     return Path(models_path) / "student"
 
 
-def resolve_version_dir(models_path: str, version: str | None = "current") -> Path:
+def resolve_version_dir(models_path: str | os.PathLike[str], version: str | None = "current") -> Path:
     """`current` (or None) follows the pointer file written by the last successful training."""
-    root = student_root(models_path)
-    if version in (None, "current"):
-        pointer = root / "current"
-        if not pointer.exists():
-            raise FileNotFoundError(f"no trained student under {root} (run searchrel student-train)")
-        version = pointer.read_text(encoding="utf-8").strip()
-    path = root / str(version)
-    if not (path / WEIGHTS_FILE).exists():
-        raise FileNotFoundError(f"student version {version!r} not found under {root}")
-    return path
+    return registry.resolve(student_root(models_path), version, WEIGHTS_FILE, kind="student",
+                            train_command="student-train")
 
 
-def set_current(models_path: str, version: str) -> None:
-    """Point `current` at a version atomically (write then rename)."""
-    root = student_root(models_path)
-    tmp = root / ".current.tmp"
-    tmp.write_text(version + "\n", encoding="utf-8")
-    os.replace(tmp, root / "current")
+def set_current(models_path: str | os.PathLike[str], version: str) -> Path:
+    """Publish a saved version: serving's "current" student is this one from now on."""
+    return registry.set_current(student_root(models_path), version, WEIGHTS_FILE, kind="student")
 
 
 def predict_proba(model: StudentModel, inputs: Mapping[str, np.ndarray], batch_size: int = 4096) -> np.ndarray:

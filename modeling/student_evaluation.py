@@ -39,7 +39,7 @@ SUMMARY_KEYS = ("n", "accuracy", "macro_f1", "quadratic_weighted_kappa", "ndcg_a
 
 def human_rows(files: Sequence[str], split: str = "test") -> pd.DataFrame:
     """The human-labelled rows of one split (small: bounded by the number of human labels)."""
-    from modeling.distillation import local_path
+    from modeling.student_reader import local_path
 
     if not files:
         return pd.DataFrame()

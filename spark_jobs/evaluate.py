@@ -23,6 +23,7 @@ from typing import Any
 
 from searchrel.core import catalog
 from searchrel.core.errors import UsageError
+from searchrel.core.files import write_json_atomic
 from spark_jobs import runner
 
 log = logging.getLogger(__name__)
@@ -182,11 +183,7 @@ def run(ctx: runner.JobContext) -> dict | None:
     path = os.path.join(ctx.config.reports_path, REPORT_NAME)
     report["report_path"] = path
     if "://" not in path:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = path + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(report, handle, indent=2, default=str)
-        os.replace(tmp, path)
+        write_json_atomic(path, report)
     log.info("wrote %s", path)
     if ctx.args.json:
         return report

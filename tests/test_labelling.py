@@ -58,7 +58,8 @@ def _rows():
 
 def test_sorted_micro_batches_match_predict_proba_and_keep_row_order(models_dir, teacher):
     from modeling.cross_encoder import predict_proba
-    from modeling.labelling import ScoringOptions, load_cached, micro_batches, score_texts, summarise
+    from modeling.labelling import ScoringOptions, load_cached, score_texts, summarise
+    from modeling.teacher_inference import micro_batches
 
     model, tokenizer, meta = teacher
     queries, texts = _rows()
@@ -83,6 +84,15 @@ def test_label_is_the_teachers_cutpoint_decoding_when_it_has_one():
     assert summarise(probs)["label"].tolist() == [1, 2, 5]  # no cut-points: argmax
     # Expected relevance 3.0, 2.35, 4.6; cut-points (1.5, 2.3, 3.1, 4.7) read them as 3, 3, 4.
     assert summarise(probs, [1.5, 2.3, 3.1, 4.7])["label"].tolist() == [3, 3, 4]
+
+
+def test_scoring_options_take_the_labelling_config_section():
+    from modeling.labelling import ScoringOptions
+    from searchrel.core.config import LabellingConfig
+
+    cfg = LabellingConfig(micro_batch_size=7, device="cpu", gpu_dtype="fp16", torch_threads=3, max_length=40)
+    assert ScoringOptions.from_config(Path("/m/teacher/t1"), cfg) == ScoringOptions(
+        "/m/teacher/t1", micro_batch_size=7, max_length=40, device="cpu", gpu_dtype="fp16", torch_threads=3)
 
 
 def test_worker_cache_loads_the_teacher_once(models_dir):

@@ -255,7 +255,7 @@ def test_student_train_saves_exports_evaluates_and_runs_the_scaling_experiment(s
              "--set", "student.torch_threads=1", "--no-progress", "--scaling", "--version", "v-test"]
     assert cli_main(["student-train", *common, *train]) == 0
     models = Path(tables.root) / "models" / "student"
-    assert (models / "current").read_text().strip() == "v-test"
+    assert json.loads((models / "current").read_text())["version"] == "v-test"  # the registry's JSON pointer
     version = models / "v-test"
     for name in ("student.safetensors", "feature_spec.json", "student.json", "student.onnx",
                  "checkpoints/epoch-2.safetensors", "human_only/student.safetensors"):

@@ -10,8 +10,9 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from modeling.distillation import ShuffleBuffer, TrainSettings, distillation_loss, train_student
+from modeling.distillation import TrainSettings, distillation_loss, train_student
 from modeling.student import encode, load_student, predict_proba, save_student
+from modeling.student_reader import ShuffleBuffer
 
 
 def _examples(n: int, seed: int, dim: int = 8) -> pa.Table:
@@ -54,6 +55,18 @@ def snapshot(tmp_path_factory):
 
 SETTINGS = TrainSettings(epochs=2, batch_size=128, shuffle_buffer=1000, arrow_batch_rows=500, hidden=[32],
                          learning_rate=3e-3, progress=False, torch_threads=1)
+
+
+def test_train_settings_take_every_same_named_field_of_the_student_config():
+    from searchrel.core.config import StudentConfig
+
+    cfg = StudentConfig(temperature=3.0, alpha=0.25, hidden=[8], epochs=5, max_rows=100, arrow_batch_rows=64,
+                        torch_threads=2, weight_decay=0.5)
+    settings = TrainSettings.from_config(cfg, progress=False)
+    assert (settings.temperature, settings.alpha, settings.hidden, settings.epochs, settings.arrow_batch_rows,
+            settings.torch_threads, settings.weight_decay) == (3.0, 0.25, [8], 5, 64, 2, 0.5)
+    assert settings.max_teacher_rows == 100 and settings.progress is False and settings.mode == "distill"
+    assert TrainSettings.from_config(cfg, max_teacher_rows=7).max_teacher_rows == 7
 
 
 def test_distillation_loss_by_hand():

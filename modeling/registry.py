@@ -1,0 +1,80 @@
+"""Model versions and the `current` pointer: one format for the teacher and the student.
+
+A model kind keeps its versions as folders under one root
+(`<models_path>/teacher/`, `<models_path>/student/`), each recognised by its marker file (`teacher.json`,
+`student.safetensors`), so a stray folder is not taken for a version. Publishing moves the `current` pointer: a
+small JSON file `{"version": ..., "updated_at": ...}` (a file, not a symlink, so
+it works on object stores), written by rename through `searchrel.core.files`, so
+labelling or serving reading it while a new model is promoted sees the old
+version or the new one, never half a file.
+
+Student pointers written before the formats were unified hold the bare version
+name as plain text; `current_version` still reads them, so an existing warehouse
+keeps its published student until the next training moves the pointer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from pathlib import Path
+
+from searchrel.core.files import write_json_atomic
+
+POINTER_FILE = "current"
+CURRENT = "current"
+
+
+def new_version() -> str:
+    """Sortable by time: v20261125T133000."""
+    return "v" + dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
+
+
+def versions(root: str | os.PathLike[str], marker: str) -> list[str]:
+    """The saved versions under `root` (folders holding `marker`), in name order."""
+    base = Path(root)
+    if not base.exists():
+        return []
+    return sorted(p.name for p in base.iterdir() if (p / marker).exists())
+
+
+def current_version(root: str | os.PathLike[str]) -> str | None:
+    """The version `current` points at, or None when nothing has been published."""
+    pointer = Path(root) / POINTER_FILE
+    if not pointer.exists():
+        return None
+    text = pointer.read_text(encoding="utf-8")
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError:
+        parsed = None
+    if isinstance(parsed, dict):
+        return str(parsed["version"])
+    # A legacy plain-text pointer (or a bare JSON scalar, e.g. a numeric version name).
+    return text.strip()
+
+
+def set_current(root: str | os.PathLike[str], version: str, marker: str, kind: str = "model") -> Path:
+    """Point `current` at a saved version; a version that is not there is refused, not published."""
+    base = Path(root)
+    if not (base / version / marker).exists():
+        raise FileNotFoundError(f"{kind} version {version!r} not found under {base}")
+    stamp = dt.datetime.now(dt.timezone.utc).isoformat()
+    return write_json_atomic(base / POINTER_FILE, {"version": version, "updated_at": stamp}, indent=None)
+
+
+def resolve(
+    root: str | os.PathLike[str], version: str | None, marker: str, kind: str = "model", train_command: str = "",
+) -> Path:
+    """The folder of a version; `current` (or None) follows the pointer. Raises naming what is missing."""
+    base = Path(root)
+    if version in (None, CURRENT):
+        version = current_version(base)
+        if version is None:
+            hint = f": run `searchrel {train_command}` first" if train_command else ""
+            raise FileNotFoundError(f"no current {kind} under {base}{hint}")
+    path = base / str(version)
+    if not (path / marker).exists():
+        raise FileNotFoundError(f"{kind} version {version!r} not found under {base}")
+    return path
