@@ -300,7 +300,7 @@ def train(
                               if p.requires_grad}
             else:
                 bad_evals += 1
-                if bad_evals >= cfg.patience:
+                if bad_evals >= cfg.patience * evals:  # patience is in epochs: half-epoch scores are noisy
                     log.info("teacher: early stop at epoch %.2f (no validation improvement in %d evaluations)",
                              entry["epoch"], bad_evals)
                     stop = True
