@@ -1,11 +1,12 @@
 """What the teacher is asked to score: impressions joined with their pin's text as of that day.
 
 Pure DataFrame transforms (no session, no paths) used by `spark_jobs/label_impressions.py`.
-The as-of join takes, for every impression, the newest `features/pin_text` row whose
-`as_of` is on or before the impression's `ds`, so a backfill scores a day with the text
-that existed that day and never with text assembled later. Rows the teacher cannot
-score are returned separately with a reason, so the job can quarantine them and the
-counts reconcile.
+The as-of join (`features.as_of.pin_as_of`, the rule every pin-text reader shares) takes,
+for every impression, the newest `features/pin_text` row whose `as_of` is on or before
+the impression's `ds` and within `labelling.pin_text_lookback_days`, so a backfill
+scores a day with the text that existed that day and never with text assembled later.
+Rows the teacher cannot score are returned separately with a reason, so the job can
+quarantine them and the counts reconcile.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Sequence
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from features.as_of import AFTER_DAY, AS_OF, pin_as_of
 from searchrel.core.dates import ds_predicate
 from searchrel.core.tables import reason_column
 
@@ -48,13 +50,15 @@ def render_parts(parts: Column, include: Sequence[str]) -> Column:
     return render(parts)
 
 
-def pin_text_as_of(impressions: DataFrame, pin_text: DataFrame, parts: Sequence[str] | None = None) -> DataFrame:
-    """Per (pin_id, ds) of the impressions, the newest pin_text with as_of <= ds.
+def texts_as_of(
+    impressions: DataFrame, pin_text: DataFrame, parts: Sequence[str] | None = None,
+    lookback_days: int | None = None,
+) -> DataFrame:
+    """Per (pin_id, ds) of the impressions, the pin text by `features.as_of.pin_as_of`'s rule.
 
-    Works on the distinct (pin_id, ds) pairs first, so the range join is as small as
-    the set of pins shown, not the number of impressions. With `parts` (the teacher's
-    `parts` from teacher.json) other than the full template, the text is re-rendered
-    from the stored parts so the teacher sees what it was trained on.
+    With `parts` (the teacher's `parts` from teacher.json) other than the full
+    template, the text is re-rendered from the stored parts so the teacher sees
+    what it was trained on.
     """
     from features.text_template import PARTS
 
@@ -62,37 +66,32 @@ def pin_text_as_of(impressions: DataFrame, pin_text: DataFrame, parts: Sequence[
     if subset and "parts" not in pin_text.columns:
         raise ValueError(f"the teacher reads parts {list(parts or [])} but pin_text has no 'parts' column")
 
-    wanted = impressions.select("pin_id", F.col("ds").cast("string").alias("ds")).distinct()
-    texts = pin_text.select(
-        "pin_id",
-        F.col("as_of").cast("string").alias("pin_text_as_of"),
-        "text",
-        F.col("template_version").alias("pin_text_template_version"),
-        *(["parts"] if subset else []),
-    )
-    candidates = wanted.join(texts, "pin_id").where(F.col("pin_text_as_of") <= F.col("ds"))
-    newest = Window.partitionBy("pin_id", "ds").orderBy(F.col("pin_text_as_of").desc())
-    chosen = candidates.withColumn("_rank", F.row_number().over(newest)).where(F.col("_rank") == 1).drop("_rank")
+    texts = pin_text.select("pin_id", "as_of", "text", F.col("template_version").alias("pin_text_template_version"),
+                            *(["parts"] if subset else []))
+    chosen = pin_as_of(impressions, texts, ["text", "pin_text_template_version", *(["parts"] if subset else [])],
+                       lookback_days=lookback_days).withColumnRenamed(AS_OF, "pin_text_as_of").drop(AFTER_DAY)
     if subset:
         chosen = chosen.withColumn("text", render_parts(F.col("parts"), parts or [])).drop("parts")
     return chosen
 
 
 def tagged_inputs(
-    impressions: DataFrame, pin_text: DataFrame, start: str, end: str, parts: Sequence[str] | None = None
+    impressions: DataFrame, pin_text: DataFrame, start: str, end: str, parts: Sequence[str] | None = None,
+    lookback_days: int | None = None,
 ) -> DataFrame:
     """Impressions in [start, end] with their pin text and a `reason` (null when scorable).
 
     One frame rather than two, so the job can cache the as-of join once and take every
     count it reconciles from it. Columns: the impression columns, then TEXT_COLUMNS,
     then `reason`. Rules in order: empty query, duplicate key (the first by position is
-    kept), no pin text as of ds.
+    kept), no pin text as of ds (`features.as_of`: on or before ds, within
+    `lookback_days` when given).
     """
     window = impressions.where(ds_predicate(start, end)).withColumn("ds", F.col("ds").cast("string"))
     cols = window.columns
     by_key = Window.partitionBy(*KEY).orderBy(F.col("position").asc_nulls_last()) if "position" in cols \
         else Window.partitionBy(*KEY).orderBy(*KEY)
-    texts = pin_text_as_of(window, pin_text, parts)
+    texts = texts_as_of(window, pin_text, parts, lookback_days)
     joined = window.withColumn("_dup", F.row_number().over(by_key) > 1).join(texts, ["pin_id", "ds"], "left")
     reason = reason_column([
         (REASON_EMPTY_QUERY, _blank(F.col("query"))),
@@ -117,10 +116,11 @@ def split_inputs(tagged: DataFrame) -> tuple[DataFrame, DataFrame]:
 
 
 def labelling_inputs(
-    impressions: DataFrame, pin_text: DataFrame, start: str, end: str, parts: Sequence[str] | None = None
+    impressions: DataFrame, pin_text: DataFrame, start: str, end: str, parts: Sequence[str] | None = None,
+    lookback_days: int | None = None,
 ) -> tuple[DataFrame, DataFrame]:
     """Impressions in [start, end] with their pin text, split into (scorable, rejected)."""
-    return split_inputs(tagged_inputs(impressions, pin_text, start, end, parts))
+    return split_inputs(tagged_inputs(impressions, pin_text, start, end, parts, lookback_days))
 
 
 def pending(pairs: DataFrame, scored: DataFrame | None, teacher_version: str) -> DataFrame:

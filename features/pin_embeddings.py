@@ -19,17 +19,13 @@ from typing import Callable, Iterable
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from features.as_of import pins_on
+
 
 def latest_text(pin_text: DataFrame, as_of: str) -> DataFrame:
-    """(pin_id, text[, lang]) of each pin's newest pin_text row with as_of <= the date."""
-    w = Window.partitionBy("pin_id").orderBy(F.col("as_of").desc())
+    """(pin_id, text[, lang]) of every pin as of the date (`features.as_of`: newest on or before it)."""
     extra = ["lang"] if "lang" in pin_text.columns else []
-    return (
-        pin_text.where(F.col("as_of").cast("string") <= F.lit(as_of))
-        .withColumn("__r", F.row_number().over(w))
-        .where("__r = 1")
-        .select("pin_id", "text", *extra)
-    )
+    return pins_on(pin_text, as_of, ["text", *extra])
 
 
 def text_embeddings(

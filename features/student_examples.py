@@ -31,9 +31,12 @@ Schema (the contract `modeling/distillation.py` reads; add columns freely):
 | teacher_version | string or null | which teacher |
 | human_label | int or null | 1..5 where the pair has a human label |
 
-Pin features are taken as of the row's ds (newest features/pin_text and
-features/pin_embeddings with as_of <= ds); a human-labelled row older than every
-snapshot falls back to the oldest snapshot rather than being dropped.
+Pin features are taken as of the row's ds by `features.as_of.pin_as_of`'s rule
+(newest features/pin_text and features/pin_embeddings with as_of <= ds); an
+impression with none is quarantined ("no pin text", as labelling does). A
+human-labelled row older than its pin's first snapshot takes that snapshot
+(`before_history="earliest"`, the teacher's training rows do the same) and the
+job counts those rows (`text_after_day`).
 """
 
 from __future__ import annotations
@@ -43,9 +46,11 @@ from dataclasses import dataclass
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from features.as_of import AFTER_DAY, AS_OF, BeforeHistory, pin_as_of
 from features.bm25 import Corpus, bm25_scores
 from features.interactions import cosine, engagement_features, match_fraction
 from features.splits import split_column
+from searchrel.core.config import Config
 from searchrel.core.tables import reason_column
 
 KEY = ("query", "pin_id", "ds")
@@ -84,6 +89,16 @@ class ExampleSettings:
     engagement_prior: float = 0.1
     engagement_prior_strength: float = 20.0
 
+    @classmethod
+    def from_config(cls, config: Config) -> "ExampleSettings":
+        """The settings of a run: the split fractions are the teacher's, so a query is in one split for both."""
+        s = config.student
+        return cls(
+            val_fraction=config.teacher.val_fraction, test_fraction=config.teacher.test_fraction, bm25_k1=s.bm25_k1,
+            bm25_b=s.bm25_b, engagement_window_days=s.engagement_window_days, engagement_prior=s.engagement_prior,
+            engagement_prior_strength=s.engagement_prior_strength,
+        )
+
 
 def human_label_pairs(human_labels: DataFrame) -> DataFrame:
     """(query, pin_id, ds=latest labelled day, human_label=median over raters, n_raters)."""
@@ -105,22 +120,6 @@ def latest_teacher_scores(teacher_scores: DataFrame, by_day: bool) -> DataFrame:
     )
 
 
-def as_of_join(keys: DataFrame, snapshots: DataFrame, columns: list[str]) -> DataFrame:
-    """(pin_id, ds) -> + `columns` of the newest snapshot with as_of <= ds, else the oldest one."""
-    on_or_before = F.col("as_of") <= F.col("ds")
-    w = Window.partitionBy("pin_id", "ds").orderBy(
-        F.when(on_or_before, 0).otherwise(1),
-        F.when(on_or_before, F.col("as_of")).desc_nulls_last(),
-        F.col("as_of").asc(),
-    )
-    return (
-        keys.join(snapshots.select("pin_id", F.col("as_of").cast("string").alias("as_of"), *columns), "pin_id")
-        .withColumn("__r", F.row_number().over(w))
-        .where("__r = 1")
-        .select("pin_id", "ds", *columns)
-    )
-
-
 def _blank(col: Column) -> Column:
     return col.isNull() | (F.length(F.trim(col)) == 0)
 
@@ -133,21 +132,30 @@ def tagged_examples(
     teacher: DataFrame,
     human: DataFrame,
     tokenize,
+    before_history: BeforeHistory = "reject",
 ) -> DataFrame:
     """Rows of one source joined with every input they need, and a `reason` (null when usable).
 
     One frame rather than (good, bad), so a job can cache this join once: the
     rejected rows, the usable rows and the BM25 and engagement features computed
     from them all read it, and without the cache each would re-run the as-of
-    joins and the tokenizer. Arguments as in `build_student_examples`.
+    joins and the tokenizer.
+
+    base: (query, pin_id, ds, source[, corpus.by columns]); teacher:
+    `latest_teacher_scores` keyed by (query, pin_id, ds) or (query, pin_id);
+    human: `human_label_pairs`; tokenize: the shared tokenizer's Spark column
+    function; before_history: `features.as_of.pin_as_of`'s, "earliest" for
+    human-labelled rows only. `text_as_of_after_day` says which rows took a
+    snapshot after their day. The usable rows go on to `example_features`.
     """
     by_key = Window.partitionBy("query", "pin_id", "ds", "source").orderBy(F.col("query"))
     base = base.withColumn("ds", F.col("ds").cast("string")).withColumn("__dup", F.row_number().over(by_key) > 1)
     pin_days = base.select("pin_id", "ds").distinct()
-    texts = as_of_join(
+    texts = pin_as_of(
         pin_days,
         pin_text.select("pin_id", "as_of", "text", F.col("parts.title").alias("title"), F.col("lang").alias("pin_lang")),
         ["text", "title", "pin_lang"],
+        before_history=before_history,
     )
     texts = texts.select(
         "pin_id",
@@ -155,8 +163,10 @@ def tagged_examples(
         "text",
         tokenize(F.col("title"), F.col("pin_lang")).alias("title_tokens"),
         tokenize(F.col("text"), F.col("pin_lang")).alias("text_tokens"),
+        AFTER_DAY,
     )
-    embs = as_of_join(pin_days, pin_embeddings, ["text_embedding", "graph_embedding"])
+    embs = pin_as_of(pin_days, pin_embeddings, ["text_embedding", "graph_embedding"],
+                     before_history=before_history).drop(AS_OF, AFTER_DAY)
     qf = query_features.select(
         "query",
         F.col("embedding").alias("query_embedding"),
@@ -237,30 +247,3 @@ def example_features(
         )
     )
 
-
-def build_student_examples(
-    base: DataFrame,
-    query_features: DataFrame,
-    pin_text: DataFrame,
-    pin_embeddings: DataFrame,
-    teacher: DataFrame,
-    human: DataFrame,
-    daily_engagement: DataFrame,
-    corpus: Corpus,
-    tokenize,
-    settings: ExampleSettings,
-) -> tuple[DataFrame, DataFrame]:
-    """Rows of one source -> (examples, rejected rows with a reason).
-
-    base: (query, pin_id, ds, source); teacher: `latest_teacher_scores` keyed by
-    (query, pin_id, ds) or (query, pin_id); human: `human_label_pairs`;
-    daily_engagement: `interactions.daily_engagement` over the window before the
-    base's days; corpus: BM25 statistics of the pin text of the day (with
-    `corpus.by` columns, base carries them: one corpus per corpus day); tokenize:
-    the shared tokenizer's Spark column function. The composition of
-    `tagged_examples`, `split_examples` and `example_features`.
-    """
-    tagged = tagged_examples(base.select("query", "pin_id", "ds", "source", *corpus.by), query_features, pin_text,
-                             pin_embeddings, teacher, human, tokenize)
-    good, rejected = split_examples(tagged)
-    return example_features(good, daily_engagement, corpus, tokenize, settings), rejected

@@ -14,9 +14,10 @@ import logging
 from typing import Any, Iterable, Sequence
 
 import pandas as pd
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from features.as_of import AFTER_DAY, AS_OF, pin_as_of
 from features.splits import TEST, TRAIN, VALIDATION, split_column
 
 log = logging.getLogger(__name__)
@@ -54,31 +55,28 @@ def _label_columns(labels: DataFrame) -> list[Any]:
 
 
 def labelled_pin_text(labels: DataFrame, pin_text: DataFrame) -> DataFrame:
-    """Each label row with the pin_text snapshot of the latest as_of <= labeled_ds.
+    """Each label row with its pin text as of `labeled_ds`, by `features.as_of.pin_as_of`'s rule.
 
-    A label older than every snapshot (the demo builds pin text only for its
-    last days) takes the earliest snapshot after it; `text_as_of_after_label`
-    marks those rows so the job can say how many there were. Label rows whose
-    pin has no snapshot at all are dropped (the job counts them).
+    The newest snapshot on or before the label date: the text the rater could
+    have seen, and never a later one while an earlier exists. A label older
+    than its pin's first snapshot (the demo builds pin text only for its last
+    days, after every simulated label) takes that first snapshot
+    (`before_history="earliest"`); `text_as_of_after_label` marks those rows so
+    the job counts and logs them. Label rows whose pin has no snapshot at all
+    are dropped (the job counts them).
     """
     part_names = [f.name for f in pin_text.schema["parts"].dataType.fields]
-    joined = labels.alias("l").join(pin_text.alias("t"), F.col("l.pin_id") == F.col("t.pin_id"), "inner")
-    before = F.col("t.as_of") <= F.col("l.labeled_ds")
-    rank = Window.partitionBy("l.query", "l.pin_id").orderBy(
-        F.when(before, 0).otherwise(1),  # snapshots at or before the label date first
-        F.when(before, F.col("t.as_of")).desc_nulls_last(),  # the latest of those
-        F.col("t.as_of").asc(),  # else the earliest after it
-    )
-    return (
-        joined.withColumn("_rank", F.row_number().over(rank))
-        .where(F.col("_rank") == 1)
-        .select(
-            *_label_columns(labels),
-            F.col("t.as_of").alias("text_as_of"),
-            (~before).alias("text_as_of_after_label"),
-            F.col("t.template_version").alias("template_version"),
-            *[F.col("t.parts")[name].alias(f"part_{name}") for name in part_names],
-        )
+    days = labels.select("pin_id", F.col("labeled_ds").cast("string").alias("labeled_ds"))
+    texts = pin_as_of(days, pin_text, ["template_version", "parts"], day_col="labeled_ds",
+                      before_history="earliest")
+    on = (F.col("l.pin_id") == F.col("t.pin_id")) & (F.col("l.labeled_ds").cast("string") == F.col("t.labeled_ds"))
+    joined = labels.alias("l").join(texts.alias("t"), on, "inner")
+    return joined.select(
+        *_label_columns(labels),
+        F.col(f"t.{AS_OF}").alias("text_as_of"),
+        F.col(f"t.{AFTER_DAY}").alias("text_as_of_after_label"),
+        F.col("t.template_version").alias("template_version"),
+        *[F.col("t.parts")[name].alias(f"part_{name}") for name in part_names],
     )
 
 

@@ -183,17 +183,13 @@ def _write_examples(
     from features.bm25 import corpus_stats
     from features.interactions import daily_engagement
     from features.pin_embeddings import latest_text
-    from features.student_examples import ExampleSettings, example_features, split_examples, tagged_examples
+    from features.as_of import AFTER_DAY
+    from features.student_examples import SOURCE_HUMAN, ExampleSettings, example_features, split_examples
+    from features.student_examples import tagged_examples
     from searchrel.core.tables import reconcile
 
-    cfg = ctx.config
-    s = cfg.student
+    settings = ExampleSettings.from_config(ctx.config)
     tokenize = _tokenizer(ctx)
-    settings = ExampleSettings(
-        val_fraction=cfg.teacher.val_fraction, test_fraction=cfg.teacher.test_fraction, bm25_k1=s.bm25_k1,
-        bm25_b=s.bm25_b, engagement_window_days=s.engagement_window_days, engagement_prior=s.engagement_prior,
-        engagement_prior_strength=s.engagement_prior_strength,
-    )
     texts = None
     for day in corpus_days:
         one = latest_text(pin_text, day).withColumn("corpus_day", F.lit(day))
@@ -202,7 +198,7 @@ def _write_examples(
         "corpus_day", "pin_id", tokenize(F.col("text"), F.col("lang")).alias("tokens")
     ).persist()
     corpus = corpus_stats(pin_tokens, by=["corpus_day"])
-    events_from = _days_before(first, s.engagement_window_days)
+    events_from = _days_before(first, settings.engagement_window_days)
     events = ctx.tables.read_range(catalog.SEARCH_EVENTS.name, events_from, last)
     daily = daily_engagement(events, events_from, last).persist()
     # The join is cached once: the rejected rows, the usable ones and the BM25 and engagement
@@ -210,7 +206,10 @@ def _write_examples(
     # on a small day, planning and running those joins three times was most of the job).
     base = base.persist()
     rows_in = base.count()  # counted at the source, so a join that multiplied rows would fail to reconcile
-    tagged = tagged_examples(base, query_features, pin_text, pin_embeddings, teacher, human, tokenize).persist()
+    # Human labels older than their pin's first snapshot take that snapshot (features.as_of), counted below.
+    before_history = "earliest" if source == SOURCE_HUMAN else "reject"
+    tagged = tagged_examples(base, query_features, pin_text, pin_embeddings, teacher, human, tokenize,
+                             before_history).persist()
     usable, bad = split_examples(tagged)
     good = example_features(usable, daily, corpus, tokenize, settings)
     good = good.repartition("ds").persist()  # one file per day partition, not one per task and day
@@ -221,9 +220,13 @@ def _write_examples(
     ctx.tables.quarantine(EXAMPLES, bad, f"{JOB}/{source}", ctx.run_id, first, last, known_count=quarantined)
     reconcile(JOB, f"{EXAMPLES} ({source}, {first}..{last})", rows_in, written, quarantined)
     with_teacher = good.where(F.col("teacher_probs").isNotNull()).count()
+    after_day = usable.where(F.col(AFTER_DAY)).count()
+    if after_day:
+        log.info("%s: %d %s rows predate their pin's first pin_text snapshot and use it", EXAMPLES, after_day, source)
     for frame in (good, bad, tagged, base, daily, pin_tokens):
         frame.unpersist()
-    return {"rows_in": rows_in, "written": written, "quarantined": quarantined, "with_teacher": with_teacher}
+    return {"rows_in": rows_in, "written": written, "quarantined": quarantined, "with_teacher": with_teacher,
+            "text_after_day": after_day}
 
 
 def run(ctx: runner.JobContext) -> dict[str, Any]:

@@ -142,12 +142,14 @@ def run(ctx: runner.JobContext) -> dict[str, Any]:
 
     impressions = tables.read_range(IMPRESSIONS, start, end)
     earliest = (dt.date.fromisoformat(start) - dt.timedelta(days=cfg.pin_text_lookback_days)).isoformat()
+    # The read bound prunes partitions; the rule itself (per row, within the lookback of its own
+    # day) is features.as_of's.
     pin_text = tables.read(PIN_TEXT).where(F.col("as_of").cast("string").between(earliest, end))
     # The as-of join is computed once and cached: the counts, the quarantine, the pending
     # pairs and the reconciliation all read it, and on a daily run recomputing it for each
     # would cost more than scoring a small day.
-    tagged = tagged_inputs(impressions, pin_text, start, end, parts=meta.get("parts")).persist(
-        StorageLevel.MEMORY_AND_DISK)
+    tagged = tagged_inputs(impressions, pin_text, start, end, parts=meta.get("parts"),
+                           lookback_days=cfg.pin_text_lookback_days).persist(StorageLevel.MEMORY_AND_DISK)
     todo = None
     try:
         rows_in, n_bad = tagged.agg(F.count(F.lit(1)), F.count("reason")).first()

@@ -99,6 +99,18 @@ def test_graph_fit_is_reused_within_the_refresh_period_and_never_backwards():
     assert reusable_graph_as_of([], "2026-11-10", 7) is None
 
 
+def test_example_settings_are_read_from_the_config_in_one_place():
+    from features.student_examples import ExampleSettings
+    from searchrel.core.config import load_config
+
+    cfg = load_config(overrides={"teacher.val_fraction": 0.15, "teacher.test_fraction": 0.25, "student.bm25_k1": 1.7,
+                                 "student.engagement_prior_strength": 7.0}, environ={})
+    got = ExampleSettings.from_config(cfg)
+    # The split fractions are the teacher's: a query lands in the same split for teacher and student.
+    assert (got.val_fraction, got.test_fraction, got.bm25_k1, got.engagement_prior_strength) == (0.15, 0.25, 1.7, 7.0)
+    assert got.engagement_window_days == cfg.student.engagement_window_days
+
+
 def _write_world(spark, tables) -> None:
     parts = "struct<title: string, description: string>"
     pin_text = [
@@ -235,6 +247,8 @@ def test_student_features_job_is_idempotent(student_world, capsys):
     assert cli_main(["student-features", *args]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["query_features_added"] == 0
+    # The three human labels (January, February) predate the only pin_text snapshot: kept, and counted.
+    assert out["human_labels"]["text_after_day"] == 3 and out[f"impressions {DS}..{DS}"]["text_after_day"] == 0
     after = sorted(tuple(r) for r in tables.read("features/student_examples").select("query", "pin_id", "ds", "source").collect())
     assert after == before
     assert tables.read("quarantine/features_student_examples").count() == 3
