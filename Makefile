@@ -44,7 +44,7 @@ clean:
 # --- Airflow ---------------------------------------------------------------
 # Airflow lives in its own environment (its pins clash with the pipeline's);
 # its tasks call the pipeline's .venv/bin/spark-submit. Installed with the
-# frozen constraints; tests/test_dags.py drives it in a subprocess.
+# frozen constraints; the tests/test_dag_*.py files drive it in a subprocess.
 AF_VENV ?= .venv-airflow
 AF_PY := $(AF_VENV)/bin/python
 AF_STAMP := $(AF_VENV)/.installed

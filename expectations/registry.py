@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from expectations import suites_features, suites_labels, suites_raw
+from expectations import suites_features, suites_labels, suites_partials, suites_raw
 from expectations.spec import TableSuite
 
 SUITES: dict[str, TableSuite] = {
-    s.table: s for s in [*suites_raw.SUITES, *suites_features.SUITES, *suites_labels.SUITES]
+    s.table: s for s in [*suites_raw.SUITES, *suites_partials.SUITES, *suites_features.SUITES, *suites_labels.SUITES]
 }
 
 

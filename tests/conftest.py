@@ -1,4 +1,8 @@
-"""One SparkSession for the whole test session; tables live in tmp_path."""
+"""What the whole suite shares: settings, one SparkSession, the tiny world, the tiny teacher.
+
+Tables live in tmp_path. Session fixtures here are built once per pytest worker;
+read from them, never write into them.
+"""
 
 from __future__ import annotations
 
@@ -18,21 +22,55 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # in wall clock once warm.
 SHORT_LIVED_JVM = "-Duser.timezone=UTC -XX:TieredStopAtLevel=1"
 
+# The shared Airflow fixtures (tests/airflow_support.py) are available to every test file.
+pytest_plugins = ["airflow_support"]
+
+# Test settings: two cores, few shuffle partitions, little memory; everything else is the
+# code's defaults (conf/searchrel.yaml holds the same values, but an edit there must not
+# change a test's result).
+TEST_SETTINGS = """\
+spark:
+  master: local[2]
+  shuffle_partitions: 2
+  driver_memory: 2g
+  app_name: searchrel-tests
+"""
+# Cache locations change no result: kept, so a developer's unpacked backbones are found.
+KEPT_VARIABLES = {"SEARCHREL_CACHE"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def hermetic_environment():
+    """No SEARCHREL_* variable of the developer's shell reaches a test.
+
+    `load_config` reads SEARCHREL_CONFIG, SEARCHREL_WAREHOUSE and SEARCHREL__SECTION__KEY,
+    and jobs read a few more (a crash switch, thread counts); any of them would change
+    results. Removed before the SparkSession starts, so its Python workers lack them too.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        for name in [n for n in os.environ if n.startswith("SEARCHREL_") and n not in KEPT_VARIABLES]:
+            patch.delenv(name)
+        yield
+
 
 @pytest.fixture(scope="session")
-def test_config():
-    """Test settings: two cores, few shuffle partitions, little memory."""
+def test_config_file(tmp_path_factory) -> Path:
+    """The test settings as a config file: every CLI test passes `--config` with it.
+
+    Without `--config` the CLI reads conf/searchrel.yaml, whose `spark` section would
+    also resize the shared session's shuffle partitions for the tests that follow.
+    """
+    path = tmp_path_factory.mktemp("config") / "searchrel-test.yaml"
+    path.write_text(TEST_SETTINGS)
+    return path
+
+
+@pytest.fixture(scope="session")
+def test_config(test_config_file):
+    """The test settings (the file above), loaded as the CLI would load them."""
     from searchrel.core.config import load_config
 
-    return load_config(
-        overrides={
-            "spark.master": "local[2]",
-            "spark.shuffle_partitions": 2,
-            "spark.driver_memory": "2g",
-            "spark.app_name": "searchrel-tests",
-        },
-        environ={},
-    )
+    return load_config(test_config_file, environ={})
 
 
 @pytest.fixture(scope="session")
@@ -57,6 +95,12 @@ def tables(spark, tmp_path: Path):
     return Tables(spark, str(tmp_path / "warehouse"))
 
 
+@pytest.fixture
+def dq_config(test_config, tables):
+    """Test settings with validation reports under this test's warehouse."""
+    return test_config.model_copy(update={"warehouse": tables.root})
+
+
 @pytest.fixture(scope="session")
 def tiny_world(spark, test_config, tmp_path_factory):
     """The tiny simulated world (every raw/ and eval/ table), written once per test session.
@@ -70,3 +114,27 @@ def tiny_world(spark, test_config, tmp_path_factory):
     world = Tables(spark, str(tmp_path_factory.mktemp("tiny_world") / "warehouse"))
     write_world(world, test_config.simulation, "tiny", test_config.simulation.seed)
     return world
+
+
+@pytest.fixture(scope="session")
+def tiny_teacher(tmp_path_factory) -> Path:
+    """A models folder (`models_dir`) with a tiny random BERT teacher saved as version t1, `current`.
+
+    Random weights: it tests the plumbing (scoring, labelling, the DAGs), not a teacher's
+    quality. Its head is widened so that the labels of different rows differ.
+    """
+    import torch
+
+    from modeling.cross_encoder import build_teacher, save_teacher, set_current
+    from modeling.tiny_models import make_tiny_bert
+    from searchrel.core.config import TeacherConfig
+
+    root = tmp_path_factory.mktemp("tiny_teacher")
+    backbone = make_tiny_bert(root / "tiny_bert", seed=3)
+    torch.manual_seed(5)
+    model, tokenizer = build_teacher(TeacherConfig(backbone=backbone, head_hidden=[16], head_dropout=0.0, max_length=48))
+    with torch.no_grad():  # a random head makes near-uniform probs; widen it so rows differ clearly
+        model.head[-1].weight.mul_(40.0)
+    save_teacher(model, tokenizer, {"version": "t1"}, root / "teacher" / "t1")
+    set_current(root, "t1")
+    return root

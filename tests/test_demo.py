@@ -11,11 +11,13 @@ from searchrel.report import SECTIONS
 
 @pytest.mark.spark
 @pytest.mark.slow
-def test_demo_runs_end_to_end_and_reports_every_section(spark, tmp_path: Path, capsys):
+@pytest.mark.timeout(3600)  # the whole pipeline, then its rerun (quick: every stage is done)
+def test_demo_runs_end_to_end_and_reports_every_section(spark, tmp_path: Path, capsys, test_config_file):
     from searchrel.cli import main
 
     warehouse = tmp_path / "demo_wh"
-    code = main(["demo", "--scale", "tiny", "--warehouse", str(warehouse)])
+    argv = ["demo", "--scale", "tiny", "--warehouse", str(warehouse), "--config", str(test_config_file)]
+    code = main(argv)
     out = capsys.readouterr().out
     assert code == 0, out[-3000:]
     page = warehouse / "reports" / "index.html"
@@ -30,6 +32,6 @@ def test_demo_runs_end_to_end_and_reports_every_section(spark, tmp_path: Path, c
     assert "report:" in out
 
     # A rerun reuses what is done.
-    code = main(["demo", "--scale", "tiny", "--warehouse", str(warehouse)])
+    code = main(argv)
     assert code == 0
     assert "done earlier" in capsys.readouterr().out

@@ -16,27 +16,12 @@ from pathlib import Path
 
 import pytest
 
+from dq_support import failed, result
 from expectations.derived import total_variation
 from expectations.describe import ExpectationOutcome, sentence
 from expectations.spec import known_language_codes
 
 # -- helpers ---------------------------------------------------------------------
-
-
-def failed(summary) -> set[tuple[str, str | None]]:
-    """(expectation type, column) of every failed expectation."""
-    return {(r.expectation, r.column) for r in summary.results if not r.success}
-
-
-def result(summary, expectation: str, column: str | None):
-    (match,) = [r for r in summary.results if r.expectation == expectation and r.column == column]
-    return match
-
-
-@pytest.fixture
-def dq_config(test_config, tables):
-    """Test settings with reports under this test's warehouse."""
-    return test_config.model_copy(update={"warehouse": tables.root})
 
 
 def _events(spark, ds: str, n: int, bad: bool = False):
@@ -274,16 +259,15 @@ def test_pin_embeddings_wrong_dimension_and_unnormalised_vectors_fail(spark, tab
 
 
 @pytest.mark.spark
-def test_validate_cli_exit_codes_data_docs_summary_and_gate(spark, tables, dq_config, capsys, tmp_path):
+def test_validate_cli_exit_codes_data_docs_summary_and_gate(spark, tables, dq_config, capsys, test_config_file):
     from expectations.gate import gate
     from searchrel.cli import main as cli_main
     from searchrel.core.errors import JobFailed
 
     days = _events(spark, "2026-11-22", 100).unionByName(_events(spark, "2026-11-23", 40, bad=True))
     tables.replace_range("raw/search_events", days, "2026-11-22", "2026-11-23")
-    defaults = tmp_path / "defaults.yaml"  # the code's defaults, independent of edits to conf/searchrel.yaml
-    defaults.write_text("{}\n")
-    common = ["--warehouse", tables.root, "--config", str(defaults), "--set", "spark.master=local[2]"]
+    # The test settings (the code's defaults, independent of edits to conf/searchrel.yaml).
+    common = ["--warehouse", tables.root, "--config", str(test_config_file)]
 
     assert cli_main(["validate", "raw/search_events", "--ds", "2026-11-22", *common]) == 0
     assert cli_main(["validate", "raw/search_events", "--ds", "2026-11-23", *common]) == 1

@@ -50,11 +50,11 @@ def _png(colour: tuple[int, int, int]) -> bytes:
     return buf.getvalue()
 
 
-def test_captioning_off_says_so_once_and_writes_nothing(tmp_path, caplog):
+def test_captioning_off_says_so_once_and_writes_nothing(tmp_path, caplog, test_config_file):
     from spark_jobs import caption_pins
 
     with caplog.at_level(logging.INFO):
-        code = caption_pins.main(["--warehouse", str(tmp_path / "wh")])
+        code = caption_pins.main(["--warehouse", str(tmp_path / "wh"), "--config", str(test_config_file)])
     assert code == 0
     assert [r.getMessage() for r in caplog.records if "captioning is off" in r.getMessage()] == [
         "captioning is off (captions.model is null): features/pin_captions not written"

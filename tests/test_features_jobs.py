@@ -79,7 +79,7 @@ def _assert_expected_features(tables) -> None:
                              ("p2", D1, ["Oak care"], []), ("p2", D2, ["Oak care"], [])]  # D1 has left by D3
 
 
-def test_aggregate_range_then_daily_rerun_and_assemble(spark, tables, capsys):
+def test_aggregate_range_then_daily_rerun_and_assemble(spark, tables, capsys, test_config):
     _raw_world(spark, tables)
     first = _run(aggregate_features.main, tables, capsys, "--start", D1, "--end", D3)
     # A fresh warehouse computes the window's first day (D1 - 1) too, then every day of the range.
@@ -87,6 +87,13 @@ def test_aggregate_range_then_daily_rerun_and_assemble(spark, tables, capsys):
     _assert_expected_features(tables)
     quarantined = [r["reason"] for r in tables.read("quarantine/raw_search_events").collect()]
     assert quarantined == ["null pin_id"]
+    # The job's own tables pass their suites (expectations/suites_partials.py; the failing cases:
+    # test_suites_must_fail.py), on the last day of the range.
+    from expectations.runner import validate_table
+
+    for name in ("features/pin_query_token_daily", "features/pin_link_text_daily", "features/pin_feature_days"):
+        summary = validate_table(tables, test_config, name, D3, publish=False)
+        assert summary.success, summary.message()
 
     # Rerunning a day leaves exactly the same tables (the incremental rerun: in the test below).
     before = _snapshot(tables)

@@ -102,7 +102,7 @@ def test_map_labels_bins_explicit_and_reasons(spark):
 @pytest.mark.spark
 @pytest.mark.slow
 @pytest.mark.parametrize("encoding, suffix", [("utf-16", ".csv"), ("latin-1", ".csv.gz"), ("utf-16", ".jsonl")])
-def test_import_job_writes_quarantines_and_reconciles(spark, tmp_path, capsys, encoding, suffix):
+def test_import_job_writes_quarantines_and_reconciles(spark, tmp_path, capsys, encoding, suffix, test_config_file):
     from searchrel.cli import main
 
     rows = ROWS if encoding != "latin-1" else [(q.replace("ｆｕｌｌｗｉｄｔｈ", "full"), *rest) for q, *rest in ROWS]
@@ -117,7 +117,7 @@ def test_import_job_writes_quarantines_and_reconciles(spark, tmp_path, capsys, e
     warehouse = tmp_path / "wh"
     argv = ["import-labels", str(path), "--query-col", "search_term", "--text-col", "product_title",
             "--label-col", "relevance", "--id-col", "product_uid", "--label-map", "bins", "--source", "hd",
-            "--ds", "2016-01-01", "--warehouse", str(warehouse), "--json"]
+            "--ds", "2016-01-01", "--warehouse", str(warehouse), "--config", str(test_config_file), "--json"]
     for attempt in range(2 if suffix == ".csv" else 1):  # the second run proves reruns change nothing
         assert main(argv) == 0
         out = json.loads(capsys.readouterr().out)
@@ -135,12 +135,12 @@ def test_import_job_writes_quarantines_and_reconciles(spark, tmp_path, capsys, e
 
 
 @pytest.mark.spark
-def test_import_job_names_a_missing_column(spark, tmp_path, capsys):
+def test_import_job_names_a_missing_column(spark, tmp_path, capsys, test_config_file):
     from searchrel.cli import main
 
     path = tmp_path / "l.csv"
     path.write_text("q,t,l\na,b,3\n")
     code = main(["import-labels", str(path), "--query-col", "query", "--text-col", "t", "--label-col", "l",
-                 "--warehouse", str(tmp_path / "wh")])
+                 "--warehouse", str(tmp_path / "wh"), "--config", str(test_config_file)])
     assert code == 2
     assert "columns not in the file: query" in capsys.readouterr().err

@@ -20,23 +20,9 @@ LONG = " ".join(["handmade wool area rug with geometric pattern in navy and crea
 
 
 @pytest.fixture(scope="module")
-def models_dir(tmp_path_factory) -> Path:
-    """A tiny random BERT teacher saved with save_teacher as version t1 (and `current`)."""
-    import torch
-
-    from modeling.cross_encoder import build_teacher, save_teacher, set_current
-    from modeling.tiny_models import make_tiny_bert
-    from searchrel.core.config import TeacherConfig
-
-    root = tmp_path_factory.mktemp("models")
-    backbone = make_tiny_bert(root / "tiny_bert", seed=3)
-    torch.manual_seed(5)
-    model, tokenizer = build_teacher(TeacherConfig(backbone=backbone, head_hidden=[16], head_dropout=0.0, max_length=48))
-    with torch.no_grad():  # a random head makes near-uniform probs; widen it so rows differ clearly
-        model.head[-1].weight.mul_(40.0)
-    save_teacher(model, tokenizer, {"version": "t1"}, root / "teacher" / "t1")
-    set_current(root, "t1")
-    return root
+def models_dir(tiny_teacher) -> Path:
+    """The shared tiny random BERT teacher (conftest.tiny_teacher): version t1, `current`."""
+    return tiny_teacher
 
 
 @pytest.fixture(scope="module")

@@ -212,12 +212,13 @@ def test_same_seed_rebuilds_the_written_rows_whatever_the_partitioning(spark, ti
 
 @pytest.mark.spark
 @pytest.mark.slow
-def test_cli_simulate_tiny_exits_0_and_writes_every_table(spark, tmp_path):
+def test_cli_simulate_tiny_exits_0_and_writes_every_table(spark, tmp_path, test_config_file):
     from searchrel.cli import main
     from simulation.world import EVAL_TABLES, RAW_TABLES
     from searchrel.core.tables import Tables
 
     warehouse = tmp_path / "w"
-    assert main(["simulate", "--scale", "tiny", "--seed", "3", "--warehouse", str(warehouse)]) == 0
+    assert main(["simulate", "--scale", "tiny", "--seed", "3", "--warehouse", str(warehouse),
+                 "--config", str(test_config_file)]) == 0
     written = Tables(spark, str(warehouse))
     assert all(written.exists(name) for name in RAW_TABLES + EVAL_TABLES)

@@ -174,7 +174,7 @@ def _write_world(spark, tables) -> None:
 
 
 @pytest.fixture(scope="module")
-def student_world(spark, tmp_path_factory):
+def student_world(spark, tmp_path_factory, test_config_file):
     """A warehouse with student-features run once on a hand-made world (shared by the job tests)."""
     from modeling.tiny_models import make_tiny_bert
     from searchrel.cli import main as cli_main
@@ -184,9 +184,8 @@ def student_world(spark, tmp_path_factory):
     tables = Tables(spark, str(root / "warehouse"))
     _write_world(spark, tables)
     encoder = make_tiny_bert(root / "tiny_bert")
-    config = root / "config.yaml"  # code defaults only: independent of edits to conf/searchrel.yaml
-    config.write_text("{}\n")
-    args = ["--ds", DS, "--warehouse", tables.root, "--config", str(config), "--set", f"student.embedding_model={encoder}",
+    # The test settings (the code's defaults, independent of edits to conf/searchrel.yaml).
+    args = ["--ds", DS, "--warehouse", tables.root, "--config", str(test_config_file), "--set", f"student.embedding_model={encoder}",
             "--set", "student.graph_embedding_dim=4", "--set", "student.als_iterations=3", "--json"]
     assert cli_main(["student-features", *args]) == 0
     return tables, args

@@ -117,14 +117,14 @@ def test_query_split_never_leaks(spark, tables):
 
 @pytest.mark.spark
 @pytest.mark.slow
-def test_llama_lora_teacher_trains_saves_and_evaluates_end_to_end(spark, tables, tmp_path, capsys):
+def test_llama_lora_teacher_trains_saves_and_evaluates_end_to_end(spark, tables, tmp_path, capsys, test_config_file):
     """The decoder + LoRA path through the real jobs: teacher-train, then evaluate with baselines."""
     from modeling.cross_encoder import load_teacher, resolve_teacher_dir
     from searchrel.cli import main
 
     _write_world(spark, tables)
     llama = make_tiny_llama(tmp_path / "llama")
-    common = ["--warehouse", tables.root, "--set", "teacher.epochs=2", "--set", "teacher.batch_size=8",
+    common = ["--warehouse", tables.root, "--config", str(test_config_file), "--set", "teacher.epochs=2", "--set", "teacher.batch_size=8",
               "--set", "teacher.max_length=48", "--set", "teacher.head_hidden=[16]",
               "--set", "teacher.lora.enabled=true", "--set", "teacher.learning_rate=0.001"]
     code = main(["teacher-train", "--backbone", llama, "--version", "tiny", "--parts", "title,query_tokens",
@@ -146,7 +146,8 @@ def test_llama_lora_teacher_trains_saves_and_evaluates_end_to_end(spark, tables,
                                             "ndcg_at_10", "expected_calibration_error", "confusion_matrix"}
     model, _, _ = load_teacher(directory)
     assert hasattr(model.backbone, "peft_config")  # the adapter came back on top of the base backbone
-    code = main(["evaluate", "--teacher", "tiny", "--json", "--warehouse", tables.root])
+    code = main(["evaluate", "--teacher", "tiny", "--json", "--warehouse", tables.root, "--config",
+                 str(test_config_file)])
     captured = capsys.readouterr()
     assert code == 0, captured.err[-3000:]
     report = json.loads(captured.out)
@@ -154,5 +155,9 @@ def test_llama_lora_teacher_trains_saves_and_evaluates_end_to_end(spark, tables,
     # Same held-out rows as training saw: evaluation reproduces the test metrics in teacher.json.
     assert report["teacher"]["test"]["accuracy"] == pytest.approx(meta["metrics"]["test"]["accuracy"])
     assert report["baselines"]["majority_class"]["test"]["n"] == expected_test
-    assert 0 <= report["baselines"]["bm25_threshold"]["test"]["accuracy"] <= 1
+    # Every query has one pin each at 5, 3 and 1, so any one label is right on exactly a third of the rows.
+    assert report["baselines"]["majority_class"]["test"]["accuracy"] == pytest.approx(1 / 3)
+    # The unrelated pins share no word with their query: BM25 scores them 0, a bin of their own that
+    # predicts 1 (the 5s and 3s both name the query's word, so they are not separable by BM25).
+    assert report["baselines"]["bm25_threshold"]["test"]["per_class"]["1"]["recall"] == 1.0
     assert os.path.exists(os.path.join(tables.root, "reports", "teacher_eval.json"))

@@ -73,12 +73,13 @@ QUERY_CONCEPTS = Table("eval/query_concepts", None, ("query",), "the concepts ea
 
 PIN_QUERY_TOKEN_DAILY = Table("features/pin_query_token_daily", "ds", ("pin_id", "token", "ds"),
                               "daily partial sums of query-token weights per pin", "aggregate_features",
-                              gated=False, stored_by=("month",))
-PIN_LINK_TEXT_DAILY = Table("features/pin_link_text_daily", "ds", ("pin_id", "ds", "field", "text_key"),
+                              stored_by=("month",))
+# Texts that differ only in case share a text_key and are counted apart (the snapshot shows the commonest).
+PIN_LINK_TEXT_DAILY = Table("features/pin_link_text_daily", "ds", ("pin_id", "ds", "field", "text_key", "text"),
                             "daily long-click link text counts per pin",
-                            "aggregate_features", gated=False, stored_by=("month",))
+                            "aggregate_features", stored_by=("month",))
 PIN_FEATURE_DAYS = Table("features/pin_feature_days", "ds", ("ds",), "the days whose partials are computed",
-                         "aggregate_features", gated=False, stored_by=())
+                         "aggregate_features", stored_by=())
 PIN_QUERY_TOKENS = Table("features/pin_query_tokens", "as_of", ("pin_id", "as_of"),
                          "top query tokens per pin, as of a day", "aggregate_features")
 PIN_BOARD_TOKENS = Table("features/pin_board_tokens", "as_of", ("pin_id", "as_of"),

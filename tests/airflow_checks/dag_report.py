@@ -1,4 +1,4 @@
-"""Runs inside the Airflow environment (.venv-airflow) for tests/test_dags.py; prints one JSON document.
+"""Runs inside the Airflow environment (.venv-airflow) for the tests/test_dag_*.py files; prints one JSON document.
 
     python dag_report.py inspect
         DagBag of $AIRFLOW__CORE__DAGS_FOLDER: import errors and every DAG's tasks and settings.
