@@ -18,6 +18,7 @@ import pandas as pd
 
 from modeling import cross_encoder as ce
 from modeling import teacher_training as tt
+from modeling import teacher_evaluation as te
 from modeling.metrics import expected_relevance
 from modeling.ordinal import decode_probs, fit_cutpoints, quadratic_kappa
 from searchrel.core.config import TeacherConfig
@@ -85,12 +86,12 @@ def fit_teacher(
     fitted_cuts = (fit_cutpoints(expected_relevance(probs["validation"]), val_df["label"].to_numpy())
                    if len(val_df) else None)
     cutpoints = fitted_cuts if cfg.decoding == "cutpoints" else None
-    scale = (tt.score_scale_values(train_df["label"].to_numpy(), train_df["raw_score"].to_numpy(dtype=float))
+    scale = (te.score_scale_values(train_df["label"].to_numpy(), train_df["raw_score"].to_numpy(dtype=float))
              if "raw_score" in train_df.columns else None)
     metrics = {}
     for name, df in (("validation", val_df), ("test", test_df)):
         raw = df["raw_score"].to_numpy(dtype=float) if scale and "raw_score" in df.columns else None
-        metrics[name] = tt.evaluation_report(df["query"].tolist(), df["label"].to_numpy(), probs[name], raw, scale,
+        metrics[name] = te.evaluation_report(df["query"].tolist(), df["label"].to_numpy(), probs[name], raw, scale,
                                              cutpoints, _column(df, "lang"), alternative_cutpoints=fitted_cuts)
     meta = dict(model.meta_defaults)
     meta["decoding"] = {"method": "argmax"} if cutpoints is None else {

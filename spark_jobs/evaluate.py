@@ -44,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _teacher_report(ctx: runner.JobContext, version: str, device: str) -> tuple[dict[str, Any], Any]:
     """(report, the labelled frame with texts) for one saved teacher on its own test split."""
     from modeling import cross_encoder as ce
-    from modeling import teacher_training as tt
+    from modeling import teacher_evaluation as te
     from features.splits import TEST
     from spark_jobs.teacher_inputs import load_labelled, texts_for
 
@@ -60,9 +60,9 @@ def _teacher_report(ctx: runner.JobContext, version: str, device: str) -> tuple[
     parts = meta.get("parts") or cfg.parts
     frame["text"] = texts_for(frame, parts, ctx.config.features.text.budgets, snapshot["text_source"])
     test = frame[frame["split"] == TEST]
-    probs = tt.predict(model, tokenizer, meta, test["query"], test["text"], ctx.args.batch_size, device)
+    probs = te.predict(model, tokenizer, meta, test["query"], test["text"], ctx.args.batch_size, device)
     scale = meta.get("scale_values")
-    report = tt.evaluation_report(
+    report = te.evaluation_report(
         test["query"].tolist(), test["label"].to_numpy(), probs,
         test["raw_score"].to_numpy(dtype=float) if scale and "raw_score" in test else None, scale,
         cutpoints=(meta.get("decoding") or {}).get("cutpoints"),
@@ -75,7 +75,7 @@ def _teacher_report(ctx: runner.JobContext, version: str, device: str) -> tuple[
 
 
 def _baselines(frame, scale: list[float] | None) -> dict[str, Any]:
-    from modeling import teacher_training as tt
+    from modeling import teacher_evaluation as te
     from modeling.baselines import BM25ThresholdClassifier, MajorityClassifier, bm25_pair_scores
     from features.splits import TEST, TRAIN
 
@@ -88,12 +88,12 @@ def _baselines(frame, scale: list[float] | None) -> dict[str, Any]:
     return {
         "majority_class": {
             "label": int(majority.prior.argmax() + 1),
-            "test": tt.evaluation_report(test["query"].tolist(), test["label"].to_numpy(),
+            "test": te.evaluation_report(test["query"].tolist(), test["label"].to_numpy(),
                                          majority.predict_proba(len(test)), raw, scale),
         },
         "bm25_threshold": {
             **bm25.to_dict(),
-            "test": tt.evaluation_report(test["query"].tolist(), test["label"].to_numpy(),
+            "test": te.evaluation_report(test["query"].tolist(), test["label"].to_numpy(),
                                          bm25.predict_proba(scores[is_test]), raw, scale),
         },
     }

@@ -118,7 +118,7 @@ def test_head_gets_its_own_learning_rate():
 
 
 def test_evaluation_reports_both_decodings_and_labels_with_the_chosen_one():
-    from modeling.teacher_training import evaluation_report
+    from modeling.teacher_evaluation import evaluation_report
 
     # Expected relevance 2.2, 2.9, 4.4: argmax says 1, 3, 5; cut-points at (1.5, 2.5, 3.5, 4.5) say 2, 3, 4.
     probs = np.array([[0.40, 0.20, 0.20, 0.20, 0.00],
