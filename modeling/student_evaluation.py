@@ -17,9 +17,7 @@ relevance.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -30,6 +28,7 @@ import pyarrow.dataset as pads
 from features.student_examples import SOURCE_HUMAN
 from modeling.metrics import classification_metrics, expected_relevance, ndcg_at_k
 from modeling.student import StudentModel, encode, load_student, predict_proba, resolve_version_dir
+from searchrel.core.files import write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -100,9 +99,7 @@ def evaluate_student(
     if isinstance(result.get("student"), dict):
         result["test"] = result["student"]  # the key `searchrel evaluate` tabulates
     if write_report:
-        os.makedirs(reports_path, exist_ok=True)
-        path = Path(reports_path) / "student_eval.json"
-        path.write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
+        path = write_json_atomic(Path(reports_path) / "student_eval.json", result)
         result["report"] = str(path)
     log.info(
         "student eval: %s",

@@ -14,13 +14,13 @@ weekly DAG publishes only after comparing with the current student), evaluates o
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from pathlib import Path
 from typing import Any
 
 from searchrel.core import catalog
+from searchrel.core.files import write_json_atomic
 from spark_jobs import runner
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ def run_scaling(ctx: runner.JobContext, files: list[str], base_settings, n_human
     out_dir.mkdir(parents=True, exist_ok=True)
     report = {"human_train_rows": n_human, "available_teacher_rows": available, "points": rows,
               "human_only_baseline": baseline}
-    (out_dir / "student_scaling.json").write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
+    write_json_atomic(out_dir / "student_scaling.json", report)
     plot_scaling(rows, baseline, out_dir / "student_scaling.png")
     return report
 
