@@ -7,7 +7,7 @@ same rows):
 - raw/search_events, raw/link_visits          partitioned by ds (the history)
 - raw/human_labels (+ raw/human_label_ratings, every rater's label)
 - raw/impressions                             partitioned by ds (last days, for the teacher)
-- eval/true_relevance, eval/pin_concepts, eval/query_concepts   (never read by the pipeline)
+- eval/true_relevance, eval/pin_concepts, eval/query_concepts   (read by no job but `evaluate`, for the ceiling)
 
 `World` builds each table as a lazy DataFrame (so tests can rebuild one and
 compare it with what was written); `write_world` writes them all.
