@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from modeling import cross_encoder as ce
-from modeling import teacher_training as tt
 from modeling import teacher_evaluation as te
+from modeling import teacher_training as tt
 from modeling.metrics import expected_relevance
 from modeling.ordinal import decode_probs, fit_cutpoints, quadratic_kappa
 from searchrel.core.config import TeacherConfig
