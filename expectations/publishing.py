@@ -14,21 +14,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-import jinja2
-
 from expectations.summary import SNAPSHOT, ValidationSummary
 from searchrel.core.config import Config
 from searchrel.core.errors import ConfigError
 from searchrel.core.files import write_json_atomic, write_text_atomic
+from searchrel.core.templates import environment
 
-_TEMPLATES = jinja2.Environment(
-    loader=jinja2.PackageLoader("expectations", "templates"),
-    autoescape=True,
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-_TEMPLATES.filters["thousands"] = lambda n: f"{n or 0:,}"
+_TEMPLATES = environment("expectations", "templates")
 
 
 def reports_dir(config: Config) -> Path:

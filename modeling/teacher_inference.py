@@ -1,7 +1,8 @@
 """The one batched inference loop of the teacher: token ids in, softmax over the 5 levels out.
 
-Both the plain reference inference (`predict_proba`, used by training's
-evaluation, the quality bench and the evaluate job) and the Spark labelling UDF
+The plain reference inference (`predict_proba`, used by training's
+evaluation, the quality bench and the evaluate job), training's validation passes
+(`teacher_training.predict_examples`) and the Spark labelling UDF
 (`modeling.labelling`, which adds the Arrow batches, the per-worker model cache
 and device/dtype handling around it) score through `score_encoded`, so the
 labels written to labels/teacher_scores are the probabilities the teacher's
@@ -39,11 +40,16 @@ def score_encoded(
     batch_size: int,
     device: Any = "cpu",
     sort_by_length: bool = True,
+    autocast_dtype: Any = None,
 ) -> np.ndarray:
     """Softmax probabilities [N, 5] float32 for `encode_pairs` output, in the rows' original order.
 
     The caller puts the model in eval mode on `device`; rows move there one micro-batch at a time.
+    `autocast_dtype` (bf16/fp16) runs the forward under autocast, as training does on a GPU,
+    so its validation scores are those of the mixed precision it trains in.
     """
+    import contextlib
+
     import torch
 
     from modeling.teacher_tokens import pad_batch
@@ -51,7 +57,9 @@ def score_encoded(
     keys = [k for k in MODEL_INPUTS if k in encoded]
     lengths = [len(row) for row in encoded["input_ids"]]
     out = np.empty((len(lengths), N_LEVELS), dtype=np.float32)
-    with torch.inference_mode():
+    autocast = (torch.autocast(torch.device(device).type, dtype=autocast_dtype) if autocast_dtype is not None
+                else contextlib.nullcontext())
+    with torch.inference_mode(), autocast:
         for idx in micro_batches(lengths, batch_size, sort_by_length):
             batch = pad_batch({k: [encoded[k][i] for i in idx] for k in keys}, pad_id)
             inputs = {k: v.to(device, non_blocking=True) for k, v in batch.items()}

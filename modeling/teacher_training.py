@@ -25,6 +25,7 @@ from torch.nn import functional as F_nn
 
 from modeling.cross_encoder import CrossEncoder, _pad_id, encode_pairs, pad_batch
 from modeling.metrics import expected_relevance
+from modeling.teacher_inference import score_encoded
 from searchrel.core.config import TeacherConfig
 
 log = logging.getLogger(__name__)
@@ -95,24 +96,17 @@ def _autocast(device: str):
     return torch.autocast("cpu", enabled=False), torch.float32
 
 
-@torch.no_grad()
 def predict_examples(model: CrossEncoder, examples: Examples, pad_id: int, batch_size: int, device: str) -> np.ndarray:
-    """Softmax [N, 5] in the examples' order, from already tokenized rows (length-sorted batches)."""
-    out = np.zeros((len(examples), 5), dtype=np.float32)
-    if len(examples) == 0:
-        return out
+    """Softmax [N, 5] in the examples' order, from already tokenized rows: the teacher's one inference loop,
+    under the autocast training uses on a GPU; the model is left in the mode it was in."""
     was_training = model.training
     model.eval()
-    order = np.argsort([len(x) for x in examples.encoded["input_ids"]], kind="stable")
-    ctx, _ = _autocast(device)
-    for start in range(0, len(order), batch_size):
-        idx = order[start : start + batch_size]
-        inputs, _ = _batch(examples, idx, pad_id, device)
-        with ctx:
-            logits = model(**inputs).float()
-        out[idx] = torch.softmax(logits, dim=-1).cpu().numpy()
-    model.train(was_training)
-    return out
+    try:
+        _, dtype = _autocast(device)
+        return score_encoded(model, examples.encoded, pad_id, batch_size, device,
+                             autocast_dtype=dtype if device.startswith("cuda") else None)
+    finally:
+        model.train(was_training)
 
 
 def evaluate_loss(model: CrossEncoder, examples: Examples, pad_id: int, batch_size: int, device: str) -> dict[str, float]:

@@ -16,12 +16,11 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import jinja2
-
 from searchrel import report_operations as ops
 from searchrel import report_sections as models
 from searchrel.core.config import Config
 from searchrel.core.files import write_text_atomic
+from searchrel.core.templates import environment
 from searchrel.report_sections import Section, fmt, held_out, load_json, metric
 
 log = logging.getLogger(__name__)
@@ -41,13 +40,7 @@ SECTIONS = (
     ("quality", "Data quality"),
 )
 
-_TEMPLATES = jinja2.Environment(
-    loader=jinja2.PackageLoader("searchrel", "templates/report"),
-    autoescape=True,
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+_TEMPLATES = environment("searchrel", "templates/report")
 
 
 def render(sections: list[Section], title: str, meta: dict[str, str]) -> str:
