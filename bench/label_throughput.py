@@ -16,6 +16,10 @@ same CPU threads in total (the cores of the machine):
       core), so that b/c' isolates what length-sorted dynamic padding buys and c'/c what
       matching threads to the task's cores buys.
 
+Each `--backends` value of `labelling.backend` (default onnx, onnx-int8) is measured twice more,
+as (a:<backend>) the same loop and (b:<backend>) the same job, and compared with the fp32 PyTorch
+loop of the same run: speed-up, argmax agreement and max / mean |Δprob| (goal: x2 at >= 99 %).
+
 It prints rows/s and the ratios b/a (how close the job gets to the ceiling), b/c (the job
 against the stock approach) and b/c'. Goals on 2 CPU cores: b/a >= 0.9, b/c >= 1.3.
 Figures are ratios within one run on one machine; absolute
@@ -133,26 +137,37 @@ def teacher_for_bench(config, *own_models: str) -> str:
     return str(directory)
 
 
-def run_ceiling(teacher_dir: str, queries: list[str], texts: list[str], micro_batch: int, threads: int) -> float:
-    """(a) seconds for a plain loop over pre-tokenised, length-sorted batches."""
+def run_loop(teacher_dir: str, queries: list[str], texts: list[str], micro_batch: int, threads: int,
+             backend: str = "torch", cache: str | None = None) -> tuple[float, np.ndarray]:
+    """(a) seconds and probabilities for a plain loop over pre-tokenised, length-sorted batches.
+
+    `backend` is labelling.backend: torch is the ceiling of the fp32 PyTorch loop; the ONNX
+    ones run the same loop through ONNX Runtime (their export, on the warm-up call, is not timed).
+    """
     import torch
 
-    from modeling.cross_encoder import encode_pairs, load_teacher
-    from modeling.labelling import LoadedTeacher, score_encoded
+    from modeling.cross_encoder import encode_pairs
+    from modeling.labelling import ScoringOptions, load_cached, score_encoded
 
-    model, tokenizer, meta = load_teacher(teacher_dir)
     torch.set_num_threads(threads)
-    loaded = LoadedTeacher(model, tokenizer, meta, torch.device("cpu"), torch.float32,
-                           int(meta["max_length"]), bool(meta["is_decoder"]))
-    encoded = encode_pairs(tokenizer, queries, texts, loaded.max_length, loaded.is_decoder)
+    loaded = load_cached(ScoringOptions(teacher_dir, micro_batch, device="cpu", torch_threads=threads,
+                                        backend=backend, onnx_cache_dir=cache))
+    encoded = encode_pairs(loaded.tokenizer, queries, texts, loaded.max_length, loaded.is_decoder)
     score_encoded(loaded, {k: v[:micro_batch] for k, v in encoded.items()}, micro_batch)  # warm-up
     started = time.perf_counter()
-    score_encoded(loaded, encoded, micro_batch, sort_by_length=True)
-    return time.perf_counter() - started
+    probs = score_encoded(loaded, encoded, micro_batch, sort_by_length=True)
+    return time.perf_counter() - started, probs
 
 
-def run_job(warehouse: Path, teacher_dir: str, micro_batch: int) -> float:
-    """(b) seconds for `searchrel label --ds` end to end on a fresh scores table."""
+def agreement(probs: np.ndarray, reference: np.ndarray) -> dict[str, float]:
+    """How far a backend's probabilities are from the fp32 loop's: argmax agreement, max and mean |dp|."""
+    diff = np.abs(probs - reference)
+    return {"argmax_agreement": round(float((probs.argmax(1) == reference.argmax(1)).mean()), 5),
+            "max_abs_prob_diff": round(float(diff.max()), 6), "mean_abs_prob_diff": round(float(diff.mean()), 6)}
+
+
+def run_job(warehouse: Path, teacher_dir: str, micro_batch: int, backend: str = "torch") -> float:
+    """(b) seconds for `searchrel label --ds` end to end on a fresh scores table, with `labelling.backend`."""
     from spark_jobs.label_impressions import main
 
     shutil.rmtree(warehouse / "labels" / "teacher_scores", ignore_errors=True)
@@ -160,7 +175,9 @@ def run_job(warehouse: Path, teacher_dir: str, micro_batch: int) -> float:
     started = time.perf_counter()
     code = main(["--ds", DS, "--warehouse", str(warehouse), "--teacher", version,
                  "--set", f"models_dir={Path(teacher_dir).parents[1]}",
-                 "--set", f"labelling.micro_batch_size={micro_batch}", "--set", "labelling.device=cpu"])
+                 "--set", f"labelling.micro_batch_size={micro_batch}", "--set", "labelling.device=cpu",
+                 "--set", f"labelling.backend={backend}",
+                 "--set", f"labelling.onnx_cache_dir={warehouse / 'onnx_cache'}"])
     seconds = time.perf_counter() - started
     if code != 0:
         raise SystemExit(f"label job failed with exit code {code}")
@@ -217,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--micro-batch", type=int, default=None, help="default labelling.micro_batch_size")
     parser.add_argument("--repeat", type=int, default=1, help="repeat each measurement, keep the best")
     parser.add_argument("--skip", default="", help="comma list of a,b,c,c' to skip")
+    parser.add_argument("--backends", default="onnx,onnx-int8",
+                        help="labelling.backend values to compare with the fp32 PyTorch loop (a) and job (b)")
     parser.add_argument("--from-warehouse", help="take the pairs and the current teacher from this warehouse "
                         "(e.g. the demo's small world) instead of the Home Depot stand-in")
     args = parser.parse_args(argv)
@@ -254,11 +273,22 @@ def main(argv: list[str] | None = None) -> int:
     log.info("bench: %d rows, teacher %s, micro-batch %d, %d cores", n, teacher_dir, micro_batch, cores)
 
     skip = set(filter(None, args.skip.split(",")))
+    backends = [b for b in args.backends.split(",") if b and b != "torch"]
     best: dict[str, float] = {}
+    probs: dict[str, np.ndarray] = {}
+    cache = str(warehouse / "onnx_cache")
+
+    def loop(backend: str) -> float:
+        seconds, probs[backend] = run_loop(teacher_dir, queries, texts, micro_batch, cores, backend, cache)
+        return seconds
+
     for _ in range(args.repeat):
         for name, fn in (
-            ("a", lambda: run_ceiling(teacher_dir, queries, texts, micro_batch, cores)),
+            ("a", lambda: loop("torch")),
+            *[(f"a:{b}", lambda b=b: loop(b)) for b in backends if "a" not in skip],
             ("b", lambda: run_job(warehouse, teacher_dir, micro_batch)),
+            *[(f"b:{b}", lambda b=b: run_job(warehouse, teacher_dir, micro_batch, b)) for b in backends
+              if "b" not in skip],
             ("c", lambda: run_stock(spark, tables, teacher_dir, micro_batch, match_threads=False)),
             ("c'", lambda: run_stock(spark, tables, teacher_dir, micro_batch, match_threads=True)),
         ):
@@ -271,11 +301,28 @@ def main(argv: list[str] | None = None) -> int:
     names = {"a": "plain PyTorch loop, sorted batches (ceiling)", "b": "searchrel label (end to end)",
              "c": "predict_batch_udf, fixed padding (stock threads)",
              "c'": "predict_batch_udf, fixed padding, job's threads"}
+    for b in backends:
+        names[f"a:{b}"] = f"the same loop, labelling.backend={b}"
+        names[f"b:{b}"] = f"searchrel label, labelling.backend={b}"
     result = {"rows": n, "cores": cores, "micro_batch": micro_batch, "teacher": teacher_dir,
               "rows_per_s": {k: round(n / v, 2) for k, v in best.items()}, "seconds": {k: round(v, 2) for k, v in best.items()}}
     print(f"\nlabel throughput, {n} rows, {cores} cores, micro-batch {micro_batch}")
     for key, seconds in best.items():
         print(f"  ({key:<2}) {names[key]:<48} {n / seconds:8.2f} rows/s  ({seconds:.1f} s)")
+    if "a" in best:
+        result["backends"] = {}
+        for b in backends:
+            row: dict[str, float] = {}
+            if f"a:{b}" in best:
+                row["loop_speedup"] = round(best["a"] / best[f"a:{b}"], 3)
+                row.update(agreement(probs[b], probs["torch"]))
+            if "b" in best and f"b:{b}" in best:
+                row["job_speedup"] = round(best["b"] / best[f"b:{b}"], 3)
+            result["backends"][b] = row
+            print(f"  {b:<10} loop x{row.get('loop_speedup', float('nan')):.2f}, job x{row.get('job_speedup', float('nan')):.2f} "
+                  f"against torch fp32; argmax agreement {row.get('argmax_agreement', float('nan')):.4f}, "
+                  f"max |dp| {row.get('max_abs_prob_diff', float('nan')):.4f}, "
+                  f"mean |dp| {row.get('mean_abs_prob_diff', float('nan')):.5f}  (goal: x2 at >= 0.99)")
     if "a" in best and "b" in best:
         result["b_over_a"] = round(best["a"] / best["b"], 3)
         print(f"  b/a = {result['b_over_a']:.3f}   (goal >= 0.9)")

@@ -39,6 +39,7 @@ import great_expectations.expectations as gxe
 from expectations.derived import array_size, array_sum, distribution, total_variation
 from expectations.spec import LABELS, SuiteInputs, TableSuite, between, in_set, row_count, schema, unique_key
 from expectations.suites_raw import ID, INTEGER, NUMBER
+from modeling.teacher_onnx import BACKENDS
 from searchrel.core import catalog
 from searchrel.core.config import Config
 from searchrel.core.dates import ds_predicate
@@ -167,7 +168,7 @@ def build(i: SuiteInputs):
     v, ref = i.v, i.reference
     out = [
         *schema({"query": "StringType", "pin_id": ID, "ds": "StringType", "teacher_version": "StringType",
-                 "probs": "ArrayType", "label": INTEGER, "expected_relevance": NUMBER}),
+                 "probs": "ArrayType", "label": INTEGER, "expected_relevance": NUMBER, "backend": "StringType"}),
         *unique_key(["query", "pin_id", "ds", "teacher_version"]),
         in_set("probs_size", [len(LABELS)], notes="One probability per relevance level L1..L5."),
         between("probs_min", 0, 1, notes="Probabilities are in [0, 1]."),
@@ -181,6 +182,9 @@ def build(i: SuiteInputs):
                   "expected_relevance, or argmax(probs) + 1 for a teacher without cut-points (a teacher whose "
                   "teacher.json is not readable here is not checked, and the run log says so)."),
         between("expected_relevance", 1, 5, notes="Expected relevance sum_k p_k * k lies in [1, 5]."),
+        in_set("backend", list(BACKENDS),
+               notes="The engine that scored the row (labelling.backend); null only for rows scored before "
+                     "the column existed."),
         row_count(i),
     ]
     if "label_tv_distance" in ref:

@@ -10,8 +10,12 @@ Why it looks the way it does:
   (`modeling.teacher_inference`, also behind `cross_encoder.predict_proba`): sorted by
   token length and cut into micro-batches padded to their own longest row, results written
   back to the rows' original positions.
-- `torch.inference_mode`, bf16/fp16 weights on a GPU, and on CPU as many torch threads as
+- `torch.inference_mode`, bf16/fp16 weights on a GPU, and on CPU as many threads as
   cores Spark gave the task (more would fight the task next to it for the same cores).
+- `labelling.backend` picks the engine: `torch` (the saved teacher as trained), or on CPU
+  `onnx` / `onnx-int8` (`modeling.teacher_onnx`: the same teacher as a fused ONNX Runtime
+  graph, fp32 or with int8 weights), called through the same loop. Every row records
+  the backend that scored it.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from modeling.teacher_inference import N_LEVELS
 
 log = logging.getLogger(__name__)
 
-SCORE_TYPE = "struct<probs: array<float>, label: int, expected_relevance: float>"
+SCORE_TYPE = "struct<probs: array<float>, label: int, expected_relevance: float, backend: string>"
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,8 @@ class ScoringOptions:
     gpu_dtype: str = "bf16"
     torch_threads: int | None = None
     sort_by_length: bool = True
+    backend: str = "torch"
+    onnx_cache_dir: str | None = None
 
     @classmethod
     def from_config(cls, teacher_dir: str | os.PathLike[str], labelling: Any) -> "ScoringOptions":
@@ -62,9 +68,10 @@ class LoadedTeacher:
     dtype: Any
     max_length: int
     is_decoder: bool
+    backend: str = "torch"
 
 
-_CACHE: dict[tuple[str, str, str, float], LoadedTeacher] = {}
+_CACHE: dict[tuple[str, str, str, float, str], LoadedTeacher] = {}
 _CACHE_LOCK = threading.Lock()
 
 
@@ -126,31 +133,43 @@ def task_threads(requested: int | None) -> int:
 def load_cached(opts: ScoringOptions) -> LoadedTeacher:
     """The worker's teacher, loaded on first use and reused for every later batch and task.
 
-    Keyed by directory, device, dtype and the directory's mtime, so a retrained teacher
-    written to the same folder is picked up; only one teacher is kept per worker.
+    Keyed by directory, device, dtype, backend and the directory's mtime, so a retrained
+    teacher written to the same folder is picked up; only one teacher is kept per worker.
     """
     import torch
 
-    device = resolve_device(opts.device)
+    from modeling.teacher_onnx import ONNX_BACKENDS
+
+    onnx = opts.backend in ONNX_BACKENDS
+    if onnx and opts.device == "cuda":
+        raise ValueError(f"labelling.backend={opts.backend} runs on CPU; with labelling.device=cuda use backend torch")
+    device = "cpu" if onnx else resolve_device(opts.device)
     dtype = resolve_dtype(device, opts.gpu_dtype)
     mtime = Path(opts.teacher_dir).stat().st_mtime if "://" not in opts.teacher_dir else 0.0
-    key = (opts.teacher_dir, device, str(dtype), mtime)
+    key = (opts.teacher_dir, device, str(dtype), mtime, opts.backend)
     with _CACHE_LOCK:
         hit = _CACHE.get(key)
         if hit is not None:
             return hit
-        from modeling.teacher_store import load_teacher
+        if onnx:
+            from modeling.teacher_onnx import load_session
 
-        model, tokenizer, meta = load_teacher(opts.teacher_dir, device=device)
-        model = model.to(device=device, dtype=dtype).eval()
+            model, tokenizer, meta = load_session(opts.teacher_dir, opts.backend, task_threads(opts.torch_threads),
+                                                   opts.onnx_cache_dir)
+        else:
+            from modeling.teacher_store import load_teacher
+
+            model, tokenizer, meta = load_teacher(opts.teacher_dir, device=device)
+            model = model.to(device=device, dtype=dtype).eval()
         max_length = int(opts.max_length or meta.get("max_length") or 128)
         loaded = LoadedTeacher(
             model=model, tokenizer=tokenizer, meta=dict(meta), device=torch.device(device), dtype=dtype,
-            max_length=max_length, is_decoder=bool(meta.get("is_decoder", False)),
+            max_length=max_length, is_decoder=bool(meta.get("is_decoder", False)), backend=opts.backend,
         )
         _CACHE.clear()
         _CACHE[key] = loaded
-        log.info("loaded teacher %s on %s (%s) in pid %d", opts.teacher_dir, device, dtype, os.getpid())
+        log.info("loaded teacher %s on %s (%s, %s) in pid %d", opts.teacher_dir, device, dtype, opts.backend,
+                 os.getpid())
         return loaded
 
 
@@ -198,16 +217,16 @@ def score_batches(batches: Iterator[tuple[pd.Series, pd.Series]], opts: ScoringO
     import torch
 
     teacher = load_cached(opts)
-    if teacher.device.type == "cpu":
+    if teacher.device.type == "cpu" and teacher.backend == "torch":
         torch.set_num_threads(task_threads(opts.torch_threads))
     cutpoints = (teacher.meta.get("decoding") or {}).get("cutpoints")
     for queries, texts in batches:
         probs = score_texts(teacher, queries.tolist(), texts.tolist(), opts.micro_batch_size, opts.sort_by_length)
-        yield summarise(probs, cutpoints)
+        yield summarise(probs, cutpoints).assign(backend=teacher.backend)
 
 
 def make_score_udf(opts: ScoringOptions):
-    """A pandas UDF (iterator form) (query, text) -> struct<probs, label, expected_relevance>."""
+    """A pandas UDF (iterator form) (query, text) -> struct<probs, label, expected_relevance, backend>."""
     from pyspark.sql.functions import pandas_udf
 
     @pandas_udf(SCORE_TYPE)  # type: ignore[call-overload]
@@ -233,6 +252,7 @@ def score_pairs(pairs, opts: ScoringOptions, teacher_version: str):
         F.col("_s.label").alias("label"),
         F.col("_s.expected_relevance").alias("expected_relevance"),
         F.current_timestamp().alias("scored_at"),
+        F.col("_s.backend").alias("backend"),
     )
 
 

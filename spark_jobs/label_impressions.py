@@ -64,11 +64,31 @@ def _resolve_teacher(ctx: runner.JobContext) -> tuple[str, str, dict[str, Any]]:
 
 
 def _ensure_scores_table(ctx: runner.JobContext) -> None:
-    """Create the empty, ds-partitioned table once, so every later write is a MERGE or replaceWhere."""
+    """Create the empty, ds-partitioned table once, so every later write is a MERGE or replaceWhere.
+
+    A table written before a column joined the contract (`backend`) gets it added, null
+    for its old rows, in one metadata-only commit: the MERGE needs the columns to match.
+    """
+    path = ctx.tables.path(SCORES)
     if not ctx.tables.exists(SCORES):
         empty = ctx.spark.createDataFrame([], catalog.TEACHER_SCORES.schema)
-        empty.write.format("delta").mode("append").partitionBy(catalog.TEACHER_SCORES.partition).save(
-            ctx.tables.path(SCORES))
+        empty.write.format("delta").mode("append").partitionBy(catalog.TEACHER_SCORES.partition).save(path)
+        return
+    have = set(ctx.tables.read(SCORES).columns)
+    missing = [f for f in ctx.spark.createDataFrame([], catalog.TEACHER_SCORES.schema).schema if f.name not in have]
+    if missing:
+        columns = ", ".join(f"{f.name} {f.dataType.simpleString()}" for f in missing)
+        log.info("label: adding column(s) %s to %s", columns, SCORES)
+        ctx.spark.sql(f"ALTER TABLE delta.`{path}` ADD COLUMNS ({columns})")
+
+
+def _check_backend(backend: str, meta: dict[str, Any], version: str) -> None:
+    """Refuse on the driver, before any Spark work, what the workers could not score."""
+    from modeling.teacher_onnx import ONNX_BACKENDS
+
+    if backend in ONNX_BACKENDS and meta.get("is_decoder"):
+        raise UsageError(f"labelling.backend={backend} takes encoder teachers; teacher {version} is a decoder "
+                         f"({meta.get('backbone')}): use labelling.backend=torch")
 
 
 def _insert_new(ctx: runner.JobContext, rows, version: str) -> None:
@@ -135,10 +155,12 @@ def run(ctx: runner.JobContext) -> dict[str, Any]:
     cfg = ctx.config.labelling
     start, end = ctx.dates
     teacher_dir, version, meta = _resolve_teacher(ctx)
+    _check_backend(cfg.backend, meta, version)
     opts = ScoringOptions.from_config(teacher_dir, cfg)
     spark, tables = ctx.spark, ctx.tables
     started = time.time()
-    log.info("label %s..%s with teacher %s (%s)%s", start, end, version, teacher_dir, " --force" if ctx.args.force else "")
+    log.info("label %s..%s with teacher %s (%s, backend %s)%s", start, end, version, teacher_dir, cfg.backend,
+             " --force" if ctx.args.force else "")
 
     impressions = tables.read_range(IMPRESSIONS, start, end)
     earliest = (dt.date.fromisoformat(start) - dt.timedelta(days=cfg.pin_text_lookback_days)).isoformat()
@@ -213,13 +235,14 @@ def run(ctx: runner.JobContext) -> dict[str, Any]:
         "micro_batch_size": cfg.micro_batch_size,
         "arrow_batch_rows": cfg.arrow_batch_rows,
         "device": cfg.device,
+        "backend": cfg.backend,
         "parallelism": parallelism,
         "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
     _record_run(ctx, record)
     log.info("label: scored %d rows in %.1f s (%.1f rows/s), %d already scored, %d quarantined",
              n_todo, seconds, record["rows_per_s"], record["rows_already_scored"], quarantined)
-    return {k: record[k] for k in ("teacher_version", "rows_in", "rows", "rows_already_scored",
+    return {k: record[k] for k in ("teacher_version", "backend", "rows_in", "rows", "rows_already_scored",
                                    "rows_quarantined", "chunks", "seconds", "rows_per_s")}
 
 

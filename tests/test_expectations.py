@@ -137,16 +137,16 @@ def _probs_for(label: int) -> list[float]:
     return probs
 
 
-def _scores(spark, ds: str, labels: list[int], version: str = "t1", probs=None):
+def _scores(spark, ds: str, labels: list[int], version: str = "t1", probs=None, backend: str | None = "torch"):
     rows = []
     for i, label in enumerate(labels):
         p = probs(i, label) if probs else _probs_for(label)
         er = sum((k + 1) * pk for k, pk in enumerate(p))
-        rows.append((f"q{i % 7}", f"p{i}", ds, version, p, label, float(er)))
+        rows.append((f"q{i % 7}", f"p{i}", ds, version, p, label, float(er), backend))
     return spark.createDataFrame(
         rows,
         "query string, pin_id string, ds string, teacher_version string, probs array<float>, label int, "
-        "expected_relevance float",
+        "expected_relevance float, backend string",
     )
 
 
@@ -171,12 +171,14 @@ def test_teacher_scores_good_day_passes_and_a_one_class_teacher_fails(spark, tab
     # soft shares 0.05 + 0.75 * human share: TV = 1/2 * sum |0.05 - 0.25 * share| = 0.025
     assert good.reference["label_tv_distance"]["t1"] == pytest.approx(0.025, abs=1e-5)
 
-    # The collapsed teacher: L5 for everything (and probabilities that do not sum to 1 on one row).
+    # The collapsed teacher: L5 for everything (and probabilities that do not sum to 1 on one row),
+    # scored by an engine the pipeline does not have.
     def collapsed(i: int, label: int) -> list[float]:
         return [0.0, 0.0, 0.0, 0.1, 0.9] if i else [0.0, 0.0, 0.0, 0.2, 0.9]
 
     tables.replace_range(
-        "labels/teacher_scores", _scores(spark, "2026-11-23", [5] * 30, probs=collapsed), "2026-11-23"
+        "labels/teacher_scores", _scores(spark, "2026-11-23", [5] * 30, probs=collapsed, backend="tensorrt"),
+        "2026-11-23"
     )
     bad = validate_table(tables, dq_config, "labels/teacher_scores", "2026-11-23", publish=False)
     assert failed(bad) == {
@@ -185,6 +187,7 @@ def test_teacher_scores_good_day_passes_and_a_one_class_teacher_fails(spark, tab
         ("expect_column_max_to_be_between", "expected_relevance_mean_drift"),
         ("expect_column_values_to_be_between", "probs_sum"),  # row 0 sums to 1.1
         ("expect_column_values_to_be_between", "expected_relevance"),  # row 0: 0.2 * 4 + 0.9 * 5 = 5.3
+        ("expect_column_values_to_be_in_set", "backend"),
     }
     tv = result(bad, "expect_column_max_to_be_between", "argmax_label_tv_distance_vs_human")
     # human shares (0.1, 0.2, 0.3, 0.2, 0.2) vs all-L5: (0.1 + 0.2 + 0.3 + 0.2 + 0.8) / 2

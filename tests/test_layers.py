@@ -48,4 +48,4 @@ def test_catalog_entries_are_well_formed():
         assert table.partition is None or table.partition in table.keys or not table.keys, name
     assert catalog.table("labels/teacher_scores") is catalog.TEACHER_SCORES
     assert [c.split()[0] for c in catalog.TEACHER_SCORES.schema.split(", ")] == [
-        "query", "pin_id", "ds", "teacher_version", "probs", "label", "expected_relevance", "scored_at"]
+        "query", "pin_id", "ds", "teacher_version", "probs", "label", "expected_relevance", "scored_at", "backend"]

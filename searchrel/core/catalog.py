@@ -102,7 +102,7 @@ TEACHER_SCORES = Table(
     "teacher soft labels for one day of impressions", "label_impressions",
     schema=(
         "query string, pin_id string, ds string, teacher_version string, probs array<float>, "
-        "label int, expected_relevance float, scored_at timestamp"
+        "label int, expected_relevance float, scored_at timestamp, backend string"
     ),
 )
 

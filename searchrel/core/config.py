@@ -208,9 +208,17 @@ class LabellingConfig(Section):
     chunk_rows: int = Field(default=200_000, ge=1)
     # auto = CUDA when the worker has a GPU, else CPU.
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    # What scores: torch (the teacher as trained, CPU or GPU), or on CPU onnx (the same
+    # network as a fused ONNX Runtime graph, the same labels) or onnx-int8 (int8 weights:
+    # faster, labels may differ where the top two levels are close; measure it with
+    # bench/label_throughput.py first). Encoder teachers only for the ONNX ones.
+    backend: Literal["torch", "onnx", "onnx-int8"] = "torch"
+    # Where a worker caches the ONNX graph it derives from the teacher (local disk of
+    # each executor); None = $SEARCHREL_CACHE/onnx (default ~/.cache/searchrel/onnx).
+    onnx_cache_dir: str | None = None
     # Weights and activations on a GPU (bf16 falls back to fp16 where unsupported); CPU stays fp32.
     gpu_dtype: Literal["bf16", "fp16", "fp32"] = "bf16"
-    # CPU threads per task; None = the cores Spark gives the task (spark.task.cpus).
+    # CPU threads per task (torch or ONNX Runtime); None = the cores Spark gives the task (spark.task.cpus).
     torch_threads: int | None = Field(default=None, ge=1)
     # None = the teacher's own max_length from teacher.json.
     max_length: int | None = Field(default=None, ge=8)
