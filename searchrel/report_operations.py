@@ -43,13 +43,14 @@ def throughput(reports: Path) -> Section:
     section = Section("throughput", "Labelling and serving throughput")
     runs = load_json(reports / "label_runs.json") or []
     serving = load_json(reports / "student_serving.json") or {}
+    compute = load_json(reports / "compute_ratio.json") or {}
     runs = [r for r in runs if isinstance(r, dict) and r.get("rows")]
-    if not runs and not serving:
+    if not runs and not serving and not compute:
         section.missing = "no labelling runs or serving benchmark recorded"
         return section
     rows = [
-        ("teacher labelling (Spark pandas UDF)", f"{r.get('start')}..{r.get('end')}", f"{r.get('rows', 0):,} rows",
-         f"{r.get('rows_per_s', 0):.1f} rows/s", f"{r.get('seconds', 0):.0f} s")
+        (f"teacher labelling (Spark pandas UDF, {r.get('backend', 'torch')})", f"{r.get('start')}..{r.get('end')}",
+         f"{r.get('rows', 0):,} rows", f"{r.get('rows_per_s', 0):.1f} rows/s", f"{r.get('seconds', 0):.0f} s")
         for r in runs[-5:]
     ]
     for name, result in (serving.get("results") or {}).items():
@@ -61,7 +62,32 @@ def throughput(reports: Path) -> Section:
         "The teacher's scoring speed per labelling run on this machine, and the distilled student's batched "
         "throughput and per-request latency on CPU: the gap is why the student is what serves."
     )
+    if compute.get("ratio"):
+        section.tables.append(compute_table(compute))
+        section.caption += (
+            " Compute per (query, pin) pair (bench/compute_ratio.py, one core): the student's MLP; at serving, with "
+            "one query embedding per request (pins are embedded when indexed); in batch, with every query and pin "
+            "of the day embedded once."
+        )
     return section
+
+
+def compute_table(compute: dict) -> Table:
+    """Teacher against student per pair: FLOPs and one-core time, and their ratios."""
+    teacher, student = compute["teacher"], compute["student"]
+    embeddings, ratio = compute.get("student_embeddings_amortised") or {}, compute["ratio"]
+    return Table(("per pair", "FLOPs", "one-core time", "teacher / this"), [
+        ("teacher (cross-encoder)", f"{teacher['flops_per_pair'] / 1e9:.2f} G",
+         f"{teacher['seconds_per_pair'] * 1e3:.2f} ms", "1"),
+        ("student MLP", f"{student['flops_per_pair'] / 1e6:.3f} M", f"{student['seconds_per_pair'] * 1e6:.2f} us",
+         f"x{ratio['flops_model_only']:,.0f} FLOPs, x{ratio['wall_one_core_model_only']:,.0f} time"),
+        ("student at serving (+ one query embedding per request)",
+         f"{(student['flops_per_pair'] + embeddings.get('serving_flops_per_pair', 0)) / 1e6:.2f} M", "–",
+         f"x{ratio.get('flops_serving_with_query_embedding', float('nan')):,.0f} FLOPs"),
+        ("student in batch (+ the day's query and pin embeddings)",
+         f"{(student['flops_per_pair'] + embeddings.get('flops_per_pair', 0)) / 1e6:.2f} M",
+         "–", f"x{ratio['flops_with_amortised_embeddings']:,.0f} FLOPs"),
+    ])
 
 
 def quality(reports: Path) -> Section:

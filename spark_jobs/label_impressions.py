@@ -82,13 +82,17 @@ def _ensure_scores_table(ctx: runner.JobContext) -> None:
         ctx.spark.sql(f"ALTER TABLE delta.`{path}` ADD COLUMNS ({columns})")
 
 
-def _check_backend(backend: str, meta: dict[str, Any], version: str) -> None:
+def _check_backend(backend: str, device: str, meta: dict[str, Any], version: str) -> None:
     """Refuse on the driver, before any Spark work, what the workers could not score."""
     from modeling.teacher_onnx import ONNX_BACKENDS
 
-    if backend in ONNX_BACKENDS and meta.get("is_decoder"):
+    if backend not in ONNX_BACKENDS:
+        return
+    if meta.get("is_decoder"):
         raise UsageError(f"labelling.backend={backend} takes encoder teachers; teacher {version} is a decoder "
                          f"({meta.get('backbone')}): use labelling.backend=torch")
+    if device == "cuda":
+        raise UsageError(f"labelling.backend={backend} runs on CPU; with labelling.device=cuda use labelling.backend=torch")
 
 
 def _insert_new(ctx: runner.JobContext, rows, version: str) -> None:
@@ -155,7 +159,7 @@ def run(ctx: runner.JobContext) -> dict[str, Any]:
     cfg = ctx.config.labelling
     start, end = ctx.dates
     teacher_dir, version, meta = _resolve_teacher(ctx)
-    _check_backend(cfg.backend, meta, version)
+    _check_backend(cfg.backend, cfg.device, meta, version)
     opts = ScoringOptions.from_config(teacher_dir, cfg)
     spark, tables = ctx.spark, ctx.tables
     started = time.time()

@@ -63,7 +63,7 @@ def test_the_graph_is_exported_once_and_again_for_a_retrained_teacher(tiny_teach
     assert ensure_graph(teacher_dir, "onnx-int8", cache).parent not in (graph.parent,)
 
 
-def test_a_decoder_teacher_is_refused_by_the_onnx_backends_with_one_line(tmp_path):
+def test_a_decoder_teacher_or_a_gpu_is_refused_by_the_onnx_backends_with_one_line(tmp_path):
     from modeling.teacher_onnx import UnsupportedTeacher, load_session
     from spark_jobs.label_impressions import _check_backend
 
@@ -72,8 +72,12 @@ def test_a_decoder_teacher_is_refused_by_the_onnx_backends_with_one_line(tmp_pat
     with pytest.raises(UnsupportedTeacher, match="labelling.backend=torch"):
         load_session(tmp_path, "onnx", cache_root=tmp_path / "cache")
     with pytest.raises(UsageError, match="teacher d1 is a decoder"):
-        _check_backend("onnx-int8", meta, "d1")
-    _check_backend("torch", meta, "d1")  # the PyTorch loop scores decoders
+        _check_backend("onnx-int8", "auto", meta, "d1")
+    _check_backend("torch", "auto", meta, "d1")  # the PyTorch loop scores decoders
+    encoder = {"is_decoder": False, "backbone": "minilm-l6"}
+    with pytest.raises(UsageError, match="runs on CPU"):
+        _check_backend("onnx", "cuda", encoder, "e1")
+    _check_backend("onnx", "auto", encoder, "e1")  # auto means CPU for the ONNX backends
 
 
 @pytest.mark.spark

@@ -51,7 +51,13 @@ def _reports(reports: Path) -> None:
     _write(reports / "student_scaling.json", {"human_train_rows": 100, "points": points,
                                               "human_only_baseline": {"accuracy": 0.3, "ndcg_at_10": 0.85}})
     _write(reports / "label_runs.json", [{"start": "2026-11-21", "end": "2026-11-23", "rows": 1308, "seconds": 27.7,
-                                          "rows_per_s": 47.2}])
+                                          "rows_per_s": 47.2, "backend": "onnx"}])
+    _write(reports / "compute_ratio.json", {
+        "teacher": {"flops_per_pair": 3.0e9, "seconds_per_pair": 0.02},
+        "student": {"flops_per_pair": 2.0e5, "seconds_per_pair": 2.0e-6},
+        "student_embeddings_amortised": {"flops_per_pair": 8.0e5, "serving_flops_per_pair": 1.0e6},
+        "ratio": {"flops_model_only": 15000.0, "flops_with_amortised_embeddings": 3000.0,
+                  "flops_serving_with_query_embedding": 2500.0, "wall_one_core_model_only": 10000.0}})
     _write(reports / "student_serving.json", {"threads": 1, "pins_per_request": 100,
                                               "results": {"onnxruntime": {"rows_per_s": 1.6e5, "p50_ms": 0.47,
                                                                           "p99_ms": 0.61}}})
@@ -98,6 +104,10 @@ def test_sections_render_from_the_evaluators_metric_names_and_escape_values(tmp_
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert '<a href="validation/index.html">Every validation run</a> · <a href="data_docs/index.html">' in page
     assert "minilm · ordinal" in page and "1,200" in page
+    assert "teacher labelling (Spark pandas UDF, onnx)" in page  # the backend each run scored with
+    compute = sections[8].tables[-1].rows  # teacher against student per pair
+    assert compute[1][-1] == "x15,000 FLOPs, x10,000 time" and compute[2][1] == "1.20 M"
+    assert compute[2][-1] == "x2,500 FLOPs" and compute[3][1] == "1.00 M"
     assert "Not available" not in page
 
 
