@@ -19,6 +19,7 @@ SCALING_METRICS = (("accuracy", "accuracy"), ("macro_f1", "macro-F1"), ("quadrat
 def plot_scaling(points: Sequence[Mapping[str, Any]], baseline: Mapping[str, Any] | None, path: str | Path) -> Path:
     """Student quality against teacher-labelled rows (log x); the human-only student as dashed lines.
 
+    Error bars are ± one standard deviation across seeds where a point has several (`<metric>_std`).
     A metric no point has is left out rather than drawn as an empty line.
     """
     import matplotlib
@@ -32,7 +33,9 @@ def plot_scaling(points: Sequence[Mapping[str, Any]], baseline: Mapping[str, Any
         ys = [p.get(key) for p in points]
         if all(y is None for y in ys):
             continue
-        line = ax.plot(xs, [float("nan") if y is None else y for y in ys], marker="o", label=f"distilled {label}")
+        errors = [p.get(f"{key}_std") or 0.0 for p in points]
+        line = ax.errorbar(xs, [float("nan") if y is None else y for y in ys], yerr=errors if any(errors) else None,
+                           marker="o", capsize=3, label=f"distilled {label}")
         if baseline and baseline.get(key) is not None:
             ax.axhline(baseline[key], color=line[0].get_color(), linestyle="--", linewidth=1,
                        label=f"human-only {label}")

@@ -111,6 +111,21 @@ def evaluate_student(
 # -- scaling experiment ----------------------------------------------------------------
 
 
+def across_seeds(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """One scaling point from its runs (one per seed): the mean of each headline metric, `<metric>_std` beside it
+    (sample standard deviation; 0 for a single run), `seeds`, and the runs themselves."""
+    out: dict[str, Any] = {"seeds": len(runs)}
+    for key in SUMMARY_KEYS:
+        values = [float(r[key]) for r in runs if r.get(key) is not None]
+        if key == "n" or not values:
+            out[key] = runs[0].get(key) if runs else None
+            continue
+        out[key] = float(np.mean(values))
+        out[f"{key}_std"] = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+    out["runs"] = list(runs)
+    return out
+
+
 def scaling_points(n_human: int, available_teacher: int, multiples: Sequence[float]) -> list[tuple[str, int]]:
     """(label, teacher rows) for each multiple of the human count the world allows, plus 'all'."""
     points: list[tuple[str, int]] = []

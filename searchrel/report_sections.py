@@ -180,14 +180,22 @@ def scaling(reports: Path, out: Path) -> Section:
     plot_scaling(points, found.get("human_only_baseline"), out / "scaling.png")
     section.images.append("scaling.png")
     section.tables.append(Table(
-        ("point", "teacher rows", *[t for _, t in METRICS]),
-        [(p.get("point"), f"{p.get('teacher_rows', 0):,}", *[fmt(metric(p, m)) for m, _ in METRICS]) for p in points],
+        ("point", "teacher rows", "seeds", *[t for _, t in METRICS]),
+        [(p.get("point"), f"{p.get('teacher_rows', 0):,}", p.get("seeds", 1),
+          *[_with_std(p, m) for m, _ in METRICS]) for p in points],
     ))
     section.caption = (
         f"Student quality as teacher-labelled training rows grow ({found.get('human_train_rows', 0):,} human-labelled "
-        "training rows for scale); the dashed lines are the student trained on human labels only."
+        "training rows for scale), mean ± standard deviation over the seeds trained at each point; the dashed lines "
+        "are the student trained on human labels only."
     )
     return section
+
+
+def _with_std(point: dict[str, Any], key: str) -> str:
+    """`0.512 ± 0.004` where the point has a spread across seeds, else the value alone."""
+    std = point.get(f"{key}_std")
+    return fmt(metric(point, key)) + (f" ± {std:.3f}" if std is not None and point.get("seeds", 1) > 1 else "")
 
 
 def teacher_quality(reports: Path) -> Section:

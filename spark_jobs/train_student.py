@@ -56,26 +56,33 @@ def run_scaling(ctx: runner.JobContext, files: list[str], base_settings, n_human
                 baseline: dict[str, Any] | None, trained_on_all: tuple[Any, dict[str, Any]] | None = None) -> dict[str, Any]:
     """Train the distilled student on growing teacher-labelled subsets; table + plot under reports/.
 
+    Each point trains `student.scaling_seeds` students (seeds seed, seed+1, ...) on the same rows and
+    reports their mean ± std, so a difference between points can be told from seed noise.
     `trained_on_all` is the (model, summary) of a student already trained on every teacher row with
-    these settings: the 'all' point reuses it instead of training the same model twice.
+    these settings: the 'all' point's first seed reuses it instead of training the same model twice.
     """
     import dataclasses
 
     from modeling.distillation import train_student
     from modeling.scaling_plot import plot_scaling
-    from modeling.student_evaluation import evaluate_rows, human_rows, scaling_points, summary
+    from modeling.student_evaluation import across_seeds, evaluate_rows, human_rows, scaling_points, summary
 
     test = human_rows(files)
     rows = []
     for label, n in scaling_points(n_human, available, ctx.config.student.scaling_multiples):
-        if trained_on_all is not None and n >= available:
-            model, info = trained_on_all
-        else:
-            model, info = train_student(files, dataclasses.replace(base_settings, max_teacher_rows=n), None)
-        metrics = evaluate_rows(test, {"student": model})
+        runs = []
+        for k in range(ctx.config.student.scaling_seeds):
+            if k == 0 and trained_on_all is not None and n >= available:
+                model, info = trained_on_all
+            else:
+                settings = dataclasses.replace(base_settings, max_teacher_rows=n, seed=base_settings.seed + k)
+                model, info = train_student(files, settings, None)
+            runs.append({"seed": base_settings.seed + k, **summary(evaluate_rows(test, {"student": model})["student"])})
+        point = across_seeds(runs)
+        point.pop("n", None)
         rows.append({"point": label, "teacher_rows": info["train_teacher_rows"], "human_rows": info["train_human_rows"],
-                     **{k: v for k, v in summary(metrics["student"]).items() if k != "n"}})
-        log.info("scaling %s: %s", label, rows[-1])
+                     **point})
+        log.info("scaling %s: %s", label, {k: v for k, v in rows[-1].items() if k != "runs"})
     out_dir = Path(ctx.config.reports_path)
     out_dir.mkdir(parents=True, exist_ok=True)
     report = {"human_train_rows": n_human, "available_teacher_rows": available, "points": rows,

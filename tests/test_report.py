@@ -47,7 +47,7 @@ def _reports(reports: Path) -> None:
     })
     points = [{"point": p, "teacher_rows": n, **{k: student["student"][k] for k in
                                                  ("accuracy", "macro_f1", "quadratic_weighted_kappa")},
-               "ndcg_at_10": 0.9} for p, n in (("1x", 100), ("all (4x)", 400))]
+               "ndcg_at_10": 0.9, "seeds": 3, "accuracy_std": 0.0125} for p, n in (("1x", 100), ("all (4x)", 400))]
     _write(reports / "student_scaling.json", {"human_train_rows": 100, "points": points,
                                               "human_only_baseline": {"accuracy": 0.3, "ndcg_at_10": 0.85}})
     _write(reports / "label_runs.json", [{"start": "2026-11-21", "end": "2026-11-23", "rows": 1308, "seconds": 27.7,
@@ -105,6 +105,8 @@ def test_sections_render_from_the_evaluators_metric_names_and_escape_values(tmp_
     assert '<a href="validation/index.html">Every validation run</a> · <a href="data_docs/index.html">' in page
     assert "minilm · ordinal" in page and "1,200" in page
     assert "teacher labelling (Spark pandas UDF, onnx)" in page  # the backend each run scored with
+    scaling_row = sections[5].tables[0].rows[0]  # mean ± std over the point's seeds
+    assert scaling_row[2] == 3 and scaling_row[3].endswith(" ± 0.013") and "±" not in scaling_row[-1]
     compute = sections[8].tables[-1].rows  # teacher against student per pair
     assert compute[1][-1] == "x15,000 FLOPs, x10,000 time" and compute[2][1] == "1.20 M"
     assert compute[2][-1] == "x2,500 FLOPs" and compute[3][1] == "1.00 M"

@@ -265,7 +265,8 @@ def test_student_train_saves_exports_evaluates_and_runs_the_scaling_experiment(s
     tables, args = student_world
     common = [a for a in args if a not in ("--ds", DS)]
     train = ["--set", "student.epochs=2", "--set", "student.batch_size=4", "--set", "student.scaling_multiples=[1.0]",
-             "--set", "student.torch_threads=1", "--no-progress", "--scaling", "--version", "v-test"]
+             "--set", "student.torch_threads=1", "--set", "student.scaling_seeds=2", "--no-progress", "--scaling",
+             "--version", "v-test"]
     assert cli_main(["student-train", *common, *train]) == 0
     models = Path(tables.root) / "models" / "student"
     assert json.loads((models / "current").read_text())["version"] == "v-test"  # the registry's JSON pointer
@@ -286,6 +287,9 @@ def test_student_train_saves_exports_evaluates_and_runs_the_scaling_experiment(s
     # one human training row and one teacher-scored training impression: 1x is already "all"; the point's
     # teacher rows count every teacher-scored training row (the human row (red chair, p3) was scored too)
     assert [p["point"] for p in scaling["points"]] == ["all (1x)"] and scaling["points"][-1]["teacher_rows"] == 2
+    point = scaling["points"][-1]  # two seeds: the trained student (seed 17) and one more (18)
+    assert point["seeds"] == 2 and [r["seed"] for r in point["runs"]] == [17, 18] and "accuracy_std" in point
+    assert point["accuracy"] == pytest.approx(sum(r["accuracy"] for r in point["runs"]) / 2)
     assert (Path(tables.root) / "reports" / "student_scaling.png").stat().st_size > 1000
     rows = tables.read("features/student_examples").toPandas()
     from modeling.student import encode, predict_proba

@@ -140,3 +140,18 @@ def test_saved_and_onnx_models_score_like_the_trained_one(snapshot, tmp_path):
     # unknown categorical values map to id 0 instead of failing
     rows.loc[0, "interest_type"] = "never seen"
     assert encode(rows, model.spec)["categorical"][0, 0] == 0
+
+
+def test_a_scaling_point_is_the_mean_and_sample_std_of_its_seeds():
+    from modeling.student_evaluation import across_seeds
+
+    runs = [{"seed": 17, "n": 40, "accuracy": 0.50, "macro_f1": 0.30, "quadratic_weighted_kappa": 0.60, "ndcg_at_10": None},
+            {"seed": 18, "n": 40, "accuracy": 0.54, "macro_f1": 0.34, "quadratic_weighted_kappa": 0.64, "ndcg_at_10": None},
+            {"seed": 19, "n": 40, "accuracy": 0.58, "macro_f1": 0.32, "quadratic_weighted_kappa": 0.62, "ndcg_at_10": None}]
+    point = across_seeds(runs)
+    assert point["seeds"] == 3 and point["n"] == 40 and point["runs"] == runs
+    assert point["accuracy"] == pytest.approx(0.54) and point["accuracy_std"] == pytest.approx(0.04)  # ddof=1
+    assert point["macro_f1"] == pytest.approx(0.32) and point["macro_f1_std"] == pytest.approx(0.02)
+    assert point["ndcg_at_10"] is None and "ndcg_at_10_std" not in point  # no run had it
+    single = across_seeds(runs[:1])
+    assert single["accuracy"] == pytest.approx(0.50) and single["accuracy_std"] == 0.0

@@ -265,6 +265,8 @@ class StudentConfig(Section):
     train_human_baseline: bool = True
     # Teacher-labelled training rows as multiples of the human-labelled count.
     scaling_multiples: list[float] = Field(default_factory=lambda: [0.25, 1.0, 4.0, 10.0, 100.0])
+    # Students trained per scaling point, with seeds seed, seed+1, ...: the points report mean ± std.
+    scaling_seeds: int = Field(default=3, ge=1)
     # Torch CPU threads for training (None = torch's default); 1-2 is fastest for this small MLP.
     torch_threads: int | None = Field(default=None, ge=1)
 
