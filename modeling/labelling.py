@@ -138,11 +138,12 @@ def load_cached(opts: ScoringOptions) -> LoadedTeacher:
     """
     import torch
 
-    from modeling.teacher_onnx import ONNX_BACKENDS
+    from modeling.teacher_onnx import ONNX_BACKENDS, UnsupportedTeacher, refusal
 
     onnx = opts.backend in ONNX_BACKENDS
-    if onnx and opts.device == "cuda":
-        raise ValueError(f"labelling.backend={opts.backend} runs on CPU; with labelling.device=cuda use backend torch")
+    why = refusal(opts.backend, opts.device, {}, opts.teacher_dir)
+    if why:
+        raise UnsupportedTeacher(why)
     device = "cpu" if onnx else resolve_device(opts.device)
     dtype = resolve_dtype(device, opts.gpu_dtype)
     mtime = Path(opts.teacher_dir).stat().st_mtime if "://" not in opts.teacher_dir else 0.0

@@ -53,6 +53,22 @@ class UnsupportedTeacher(ValueError):
     """The teacher cannot run on an ONNX backend; the message says which backend to use instead."""
 
 
+def refusal(backend: str, device: str, meta: dict[str, Any], name: str) -> str | None:
+    """Why `backend` cannot score this teacher on `device` (one line naming the fix), or None when it can.
+
+    The one rule: the job checks it on the driver (a usage error before any Spark work), the
+    workers again before they export.
+    """
+    if backend not in ONNX_BACKENDS:
+        return None
+    if meta.get("is_decoder"):
+        return (f"labelling.backend={backend} takes encoder teachers; teacher {name} is a decoder "
+                f"({meta.get('backbone')}): use labelling.backend=torch")
+    if device == "cuda":
+        return f"labelling.backend={backend} runs on CPU; with labelling.device=cuda use labelling.backend=torch"
+    return None
+
+
 def cache_dir(teacher_dir: str | os.PathLike[str], backend: str, root: str | os.PathLike[str] | None = None) -> Path:
     """Where this teacher's graph for `backend` lives: keyed by its folder and its teacher.json.
 
@@ -106,10 +122,9 @@ def export(teacher_dir: str | os.PathLike[str], path: Path) -> Path:
     from modeling.teacher_tokens import encode_pairs, pad_batch, pad_token_id
 
     model, tokenizer, meta = load_teacher(teacher_dir)
-    if meta.get("is_decoder"):
-        raise UnsupportedTeacher(
-            f"teacher {teacher_dir} is a decoder ({meta.get('backbone')}); the ONNX backends take encoder "
-            "teachers only: set labelling.backend=torch")
+    why = refusal("onnx", "cpu", meta, str(teacher_dir))
+    if why:
+        raise UnsupportedTeacher(why)
     if hasattr(model.backbone, "merge_and_unload"):  # a LoRA encoder: fold the adapter into the weights
         model.backbone = model.backbone.merge_and_unload()
     base = model.backbone
@@ -201,10 +216,9 @@ def load_session(teacher_dir: str | os.PathLike[str], backend: str, threads: int
     from transformers import AutoTokenizer
 
     meta = json.loads(Path(teacher_dir, "teacher.json").read_text(encoding="utf-8"))
-    if meta.get("is_decoder"):
-        raise UnsupportedTeacher(
-            f"teacher {teacher_dir} is a decoder ({meta.get('backbone')}); the ONNX backends take encoder "
-            "teachers only: set labelling.backend=torch")
+    why = refusal(backend, "cpu", meta, str(teacher_dir))
+    if why:
+        raise UnsupportedTeacher(why)
     graph = ensure_graph(teacher_dir, backend, cache_root)
     tokenizer = AutoTokenizer.from_pretrained(str(Path(teacher_dir, "tokenizer")))
     return OnnxTeacher(graph, threads), tokenizer, meta

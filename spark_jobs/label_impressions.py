@@ -84,15 +84,11 @@ def _ensure_scores_table(ctx: runner.JobContext) -> None:
 
 def _check_backend(backend: str, device: str, meta: dict[str, Any], version: str) -> None:
     """Refuse on the driver, before any Spark work, what the workers could not score."""
-    from modeling.teacher_onnx import ONNX_BACKENDS
+    from modeling.teacher_onnx import refusal
 
-    if backend not in ONNX_BACKENDS:
-        return
-    if meta.get("is_decoder"):
-        raise UsageError(f"labelling.backend={backend} takes encoder teachers; teacher {version} is a decoder "
-                         f"({meta.get('backbone')}): use labelling.backend=torch")
-    if device == "cuda":
-        raise UsageError(f"labelling.backend={backend} runs on CPU; with labelling.device=cuda use labelling.backend=torch")
+    why = refusal(backend, device, meta, version)
+    if why:
+        raise UsageError(why)
 
 
 def _insert_new(ctx: runner.JobContext, rows, version: str) -> None:
