@@ -99,6 +99,7 @@ def test_set_current_refuses_a_path(tmp_path):
     from modeling.registry import set_current
     from searchrel.core.errors import UsageError
 
+    (tmp_path / "teacher").mkdir()  # so that, unchecked, teacher/../outside would resolve and be published
     (tmp_path / "outside").mkdir()
     (tmp_path / "outside" / "teacher.json").write_text("{}")
     with pytest.raises(UsageError, match="teacher version '../outside' is not a plain name"):
