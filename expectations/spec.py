@@ -67,6 +67,8 @@ class TableSuite:
     # the row-count check (e.g. student_examples days that carry impressions, not
     # the odd day holding a few human-labelled rows).
     comparable_rows: str | None = None
+    # The `validation` setting that bounds the day-to-day row count change (see thresholds).
+    row_count_tolerance: str = "row_count_tolerance"
 
     @property
     def table(self) -> str:

@@ -19,6 +19,7 @@ from pyspark.sql import functions as F
 
 import great_expectations.expectations as gxe
 
+from features.pin_text import EMPTY_TEXT_REASON
 from expectations.derived import array_size, l2_norm, struct_field_min
 from expectations.spec import (
     LABELS,
@@ -37,6 +38,7 @@ from expectations.spec import (
 from expectations.suites_raw import ID, INTEGER, NUMBER
 from searchrel.core import catalog
 from searchrel.core.config import Config
+from searchrel.core.tables import quarantine_name
 
 log = logging.getLogger(__name__)
 
@@ -166,8 +168,38 @@ def pin_captions(i: SuiteInputs):
     ]
 
 
+def _pin_text_reference(tables: Any, ds: str | None, batch: DataFrame, config: Config) -> dict[str, Any]:
+    """How many pins of the snapshot assemble-text quarantined as empty text (they are not in the batch)."""
+    if not ds:
+        return {}
+    quarantine = quarantine_name(catalog.PIN_TEXT.name)
+    empty = 0
+    if tables.exists(quarantine):
+        empty = tables.read_range(quarantine, ds).where(F.col("reason") == EMPTY_TEXT_REASON).count()
+    stored = batch.count()
+    return {"empty_text_quarantined": empty,
+            "empty_text_share": round(empty / (empty + stored), 6) if empty + stored else 0.0}
+
+
+def _pin_text_derive(batch: DataFrame, inputs: SuiteInputs) -> DataFrame:
+    share = inputs.reference.get("empty_text_share")
+    return batch.withColumn("empty_text_share", F.lit(share).cast("double"))
+
+
 def pin_text(i: SuiteInputs):
+    ref = i.reference
+    empty = []
+    if "empty_text_share" in ref:
+        empty.append(gxe.ExpectColumnMaxToBeBetween(
+            column="empty_text_share", min_value=0, max_value=i.v.max_empty_pin_text_share,
+            notes=(
+                f"assemble-text quarantines a pin with no title, description or enrichment instead of storing "
+                f"empty text; at most validation.max_empty_pin_text_share={i.v.max_empty_pin_text_share:g} of "
+                f"the snapshot may be such pins ({ref['empty_text_quarantined']:,} quarantined this day)."
+            ),
+        ))
     return [
+        *empty,
         *schema({"pin_id": ID, "as_of": ["StringType", "DateType"], "text": "StringType",
                  "template_version": "StringType", "parts": "StructType"}),
         *unique_key(["pin_id", "as_of"]),
@@ -263,7 +295,7 @@ SUITES = [
     TableSuite(catalog.PIN_BOARD_TOKENS, pin_board_tokens, _token_derive),
     TableSuite(catalog.PIN_LINK_TEXT, pin_link_text, _link_derive),
     TableSuite(catalog.PIN_CAPTIONS, pin_captions),
-    TableSuite(catalog.PIN_TEXT, pin_text),
+    TableSuite(catalog.PIN_TEXT, pin_text, _pin_text_derive, _pin_text_reference),
     TableSuite(catalog.QUERY_FEATURES, query_features, _query_features_derive, _embedding_reference(["embedding"])),
     TableSuite(catalog.PIN_EMBEDDINGS, pin_embeddings, _pin_embeddings_derive,
                _embedding_reference(["text_embedding"])),

@@ -47,6 +47,8 @@ from searchrel.core.dates import ds_predicate
 log = logging.getLogger(__name__)
 
 TABLE = catalog.TEACHER_SCORES.name
+# A version's day needs this many rows before "it used one level" says the teacher collapsed.
+MIN_ROWS_FOR_LEVELS = 30
 HUMAN = catalog.HUMAN_LABELS.name
 
 
@@ -95,6 +97,13 @@ def reference(tables: Any, ds: str | None, batch: DataFrame, config: Config) -> 
     soft = {k[0]: v for k, v in _soft_shares(batch, ["teacher_version"]).items()}
     out["decodings"] = teacher_decodings(config.models_path, sorted(teacher))
     out["teacher_label_shares"] = teacher
+    # Levels each version gave, on versions with enough rows that one level cannot be chance.
+    out["teacher_levels_used"] = {
+        r["teacher_version"]: int(r["levels"])
+        for r in batch.groupBy("teacher_version").agg(F.countDistinct("label").alias("levels"),
+                                                      F.count(F.lit(1)).alias("n")).collect()
+        if r["n"] >= MIN_ROWS_FOR_LEVELS
+    }
     out["teacher_soft_label_shares"] = soft
     if tables.exists(HUMAN):
         human = _shares(tables.read(HUMAN).where(F.col("label").isin(*LABELS)), []).get(())
@@ -161,6 +170,7 @@ def derive(batch: DataFrame, inputs: SuiteInputs) -> DataFrame:
         _per_version(ref.get("label_tv_distance", {})).alias("label_tv_distance_vs_human"),
         _per_version(ref.get("argmax_label_tv_distance", {})).alias("argmax_label_tv_distance_vs_human"),
         _per_version(ref.get("expected_relevance_mean_drift", {})).alias("expected_relevance_mean_drift"),
+        _per_version(ref.get("teacher_levels_used", {})).alias("teacher_levels_used"),
     )
 
 
@@ -187,6 +197,16 @@ def build(i: SuiteInputs):
                      "the column existed."),
         row_count(i),
     ]
+    if ref.get("teacher_levels_used"):
+        used = "; ".join(f"{ver}: {n}" for ver, n in sorted(ref["teacher_levels_used"].items()))
+        out.append(gxe.ExpectColumnMinToBeBetween(
+            column="teacher_levels_used", min_value=v.min_teacher_levels, max_value=None,
+            notes=(
+                f"Each teacher version labels a day of {MIN_ROWS_FOR_LEVELS}+ impressions with at least "
+                f"validation.min_teacher_levels={v.min_teacher_levels} levels: one level for everything is a "
+                f"collapsed teacher, whatever the human shares. Levels used: {used}."
+            ),
+        ))
     if "label_tv_distance" in ref:
         human = _fmt_shares(ref["human_label_shares"])
         soft = "; ".join(f"{ver}: {_fmt_shares(s)}" for ver, s in ref["teacher_soft_label_shares"].items())

@@ -135,7 +135,7 @@ def impressions(i: SuiteInputs):
 SUITES = [
     TableSuite(catalog.PINS, pins),
     TableSuite(catalog.PIN_IMAGES, pin_images),
-    TableSuite(catalog.SEARCH_EVENTS, search_events),
+    TableSuite(catalog.SEARCH_EVENTS, search_events, row_count_tolerance="search_events_row_count_tolerance"),
     TableSuite(catalog.BOARD_PINS, board_pins),
     TableSuite(catalog.LINK_VISITS, link_visits),
     TableSuite(catalog.HUMAN_LABELS, human_labels),

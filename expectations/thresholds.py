@@ -59,7 +59,8 @@ def row_count_bounds(
     tables: Tables, config: Config, spec: TableSuite, ds: str | None
 ) -> tuple[tuple[int, int | None], str, dict[str, Any]]:
     """Bounds for this batch's row count and a note that says where they come from."""
-    tol = config.validation.row_count_tolerance
+    setting = spec.row_count_tolerance
+    tol = getattr(config.validation, setting)
     if spec.partition and ds:
         prev = previous_partition(
             tables, spec.table, spec.partition, ds, config.validation.previous_lookback_days, spec.comparable_rows
@@ -73,7 +74,7 @@ def row_count_bounds(
         p, n = prev
         low, high = max(1, math.floor(n * (1 - tol))), math.ceil(n * (1 + tol))
         note = (
-            f"The previous partition {spec.partition}={p} had {n:,} rows; validation.row_count_tolerance="
+            f"The previous partition {spec.partition}={p} had {n:,} rows; validation.{setting}="
             f"{tol:g} allows {low:,} to {high:,}."
         )
         return (low, high), note, {"previous_partition": p, "previous_rows": n}
@@ -84,6 +85,6 @@ def row_count_bounds(
     low = max(1, math.floor(n * (1 - tol)))
     note = (
         f"The previous table version {version} had {n:,} rows; it may grow, but shrink by at most "
-        f"validation.row_count_tolerance={tol:g} (at least {low:,} rows)."
+        f"validation.{setting}={tol:g} (at least {low:,} rows)."
     )
     return (low, None), note, {"previous_version": version, "previous_rows": n}

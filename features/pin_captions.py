@@ -63,7 +63,10 @@ class Captioner:
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         self.dtype = torch.float16 if self.device == "cuda" else torch.float32
         self.processor = BlipProcessor.from_pretrained(model)
-        self.model = BlipForConditionalGeneration.from_pretrained(model, dtype=self.dtype).to(self.device).eval()
+        # use_safetensors: never transformers' fallback to a pickled pytorch_model.bin (modeling.safe_weights).
+        self.model = BlipForConditionalGeneration.from_pretrained(
+            model, dtype=self.dtype, use_safetensors=True
+        ).to(self.device).eval()
         self.max_new_tokens = max_new_tokens
         self.batch_size = batch_size
         log.info("BLIP captioner %s loaded on %s (%s)", model, self.device, self.dtype)

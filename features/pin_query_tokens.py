@@ -19,9 +19,9 @@ tag of its own; it led to this pin, so the pin's language is the best guess).
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Mapping, Sequence
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from features.quality import null_rule, text_rules
@@ -32,15 +32,34 @@ EVENT_TYPES = ("impression", "click", "save", "closeup")
 WEIGHT_DECIMALS = 6
 
 
-def search_event_rules(max_text_chars: int) -> list[tuple[str, Column]]:
-    """Rules that send a raw/search_events row to quarantine."""
-    return [
+def search_event_rules(max_text_chars: int, columns: Sequence[str] = ()) -> list[tuple[str, Column]]:
+    """Rules that send a raw/search_events row to quarantine.
+
+    `columns` are the table's columns: a logging system that records an `event_ts`
+    (the event's time) and an `event_id` gets two more rules. An event whose UTC date
+    is not its `ds` partition is quarantined (a late or mis-partitioned row would
+    count for the wrong day), and so is every copy of an `event_id` after the first
+    among the rows read (a retried upload would count twice; copies in different
+    runs' days are not compared). The simulator writes neither column; without
+    them the partition is the day and a row cannot lie outside it.
+    A pin_id missing from raw/pins is not a reason here: the catalogue may lag the
+    logs, and labelling and student-features quarantine pins without text anyway.
+    """
+    rules = [
         null_rule("pin_id"),
         null_rule("query"),
         ("unknown event", F.col("event").isNull() | ~F.col("event").isin(*EVENT_TYPES)),
         *text_rules(["query"], max_text_chars),
         ("negative dwell_s", F.col("dwell_s") < 0),
     ]
+    if "event_ts" in columns:
+        day = F.date_format(F.col("event_ts").cast("timestamp"), "yyyy-MM-dd")  # the session runs in UTC
+        rules.append(("event_ts outside ds", F.col("event_ts").isNull() | (day != F.col("ds"))))
+    if "event_id" in columns:
+        order = [c for c in ("ds", "event_ts", "user_id", "query", "pin_id", "event", "dwell_s") if c in columns]
+        copy = F.row_number().over(Window.partitionBy("event_id").orderBy(*order))
+        rules += [null_rule("event_id"), ("duplicate event_id", copy > 1)]
+    return rules
 
 
 def engagement_weight(weights: Mapping[str, float], long_click_dwell_s: float) -> Column:

@@ -25,6 +25,10 @@ from features.windows import explode_dates
 
 PIN_TEXT_COLUMNS = ("pin_id", "as_of", "text", "template_version", "parts", "lang")
 
+# The quarantine reason of a pin whose assembled text is empty (assemble-text; the
+# features/pin_text suite reads it back to bound the share of such pins).
+EMPTY_TEXT_REASON = "no text: no title, description or enrichment"
+
 
 def pin_rules(max_text_chars: int) -> list[tuple[str, Column]]:
     """Rules that send a raw/pins row to quarantine (its text would be garbage or unbounded)."""

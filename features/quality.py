@@ -17,8 +17,9 @@ from pyspark.sql import functions as F
 REPLACEMENT_CHAR = "\ufffd"
 
 
-def invalid_unicode(col: str) -> Column:
-    c = F.col(col)
+def invalid_unicode(col: str | Column) -> Column:
+    """Bytes that are not UTF-8, or U+FFFD left by a decoder: the text the row had is lost."""
+    c = F.col(col) if isinstance(col, str) else col
     return c.isNotNull() & (~F.is_valid_utf8(c) | c.contains(REPLACEMENT_CHAR))
 
 

@@ -41,7 +41,10 @@ def load_encoder(path: str):
     if threads:
         torch.set_num_threads(int(threads))
     tokenizer = AutoTokenizer.from_pretrained(path)
-    model = AutoModel.from_pretrained(path)
+    from modeling.safe_weights import refuse_pickle_only
+
+    refuse_pickle_only(path, "sentence encoder folder")
+    model = AutoModel.from_pretrained(path, use_safetensors=True)  # never transformers' torch.load fallback
     model.eval()
     log.info("loaded sentence encoder from %s", path)
     return tokenizer, model

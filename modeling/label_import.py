@@ -23,6 +23,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from features.quality import invalid_unicode
 from searchrel.core import catalog
 from searchrel.core.tables import split_by_rules
 
@@ -102,6 +103,19 @@ def map_labels(rows: DataFrame, *, labeled_ds: str, source: str, **columns: Any)
     return split_staged(staged, labeled_ds, source)
 
 
+@dataclass(frozen=True)
+class TextLimits:
+    """Longest query and item text an import accepts (longer ones are quarantined, not clipped).
+
+    The job passes `validation.max_query_chars` (the raw/human_labels suite's bound on a
+    query, so one long query cannot fail the whole table's gate) and
+    `features.max_text_chars` (what assemble-text accepts for a title or description).
+    """
+
+    query_chars: int = 256
+    text_chars: int = 10_000
+
+
 def stage_rows(
     rows: DataFrame,
     *,
@@ -133,9 +147,17 @@ def stage_rows(
     else:
         pin_id = F.concat(F.lit("h"), F.substring(F.sha2(F.concat_ws("\u001f", title, F.coalesce(desc, F.lit(""))), 256), 1, 16))
     level, level_reason, score = label_map.level(F.col(label_col).cast("string"))
+    # Bytes that were not text in the file's encoding (a line in another encoding, say) arrive
+    # as U+FFFD or as invalid UTF-8; the first text column holding them is the row's reason.
+    # Such a query never reaches the NFKC UDF (Arrow refuses invalid UTF-8).
+    texts = [("query", query_col), ("text", text_col)] + ([("description", description_col)] if description_col else [])
+    unreadable = F.lit(None).cast("string")
+    for name, col in reversed(texts):
+        unreadable = F.when(invalid_unicode(F.col(col).cast("string")), F.lit(name)).otherwise(unreadable)
+    query = F.when(~invalid_unicode(F.col(query_col).cast("string")), F.col(query_col).cast("string"))
     staged = rows.select(
         "row_number",
-        _nfkc(F.col(query_col).cast("string")).alias("query"),
+        _nfkc(query).alias("query"),
         pin_id.alias("pin_id"),
         title.alias("title"),
         F.trim(desc).alias("description"),
@@ -144,26 +166,36 @@ def stage_rows(
         level.alias("label"),
         level_reason.alias("label_reason"),
         (F.col(rater_col).cast("string") if rater_col else F.lit(source)).alias("rater_id"),
+        unreadable.alias("_unreadable"),
     )
     first = F.row_number().over(Window.partitionBy("query", "pin_id").orderBy("row_number"))
     return staged.withColumn("_dup", F.when(F.col("query").isNotNull() & F.col("pin_id").isNotNull(), first > 1))
 
 
-def split_staged(staged: DataFrame, labeled_ds: str, source: str) -> tuple[DataFrame, DataFrame, DataFrame]:
+def split_staged(
+    staged: DataFrame, labeled_ds: str, source: str, limits: TextLimits = TextLimits()
+) -> tuple[DataFrame, DataFrame, DataFrame]:
     """(human_labels rows, pins rows, rejected rows with `reason`) from `stage_rows` output."""
+    too_long = lambda col, n: F.length(F.col(col)) > n  # noqa: E731
     rules = [
+        ("invalid unicode in query", F.col("_unreadable") == "query"),
+        ("invalid unicode in text", F.col("_unreadable") == "text"),
+        ("invalid unicode in description", F.col("_unreadable") == "description"),
         ("missing query", _blank(F.col("query"))),
         ("missing text", _blank(F.col("title"))),
         ("missing id", F.col("pin_id").isNull()),
         ("missing label", _blank(F.col("raw_label"))),
+        (f"query longer than {limits.query_chars} chars", too_long("query", limits.query_chars)),
+        (f"text longer than {limits.text_chars} chars", too_long("title", limits.text_chars)),
+        (f"description longer than {limits.text_chars} chars", too_long("description", limits.text_chars)),
         ("bad label", F.col("label_reason").isNotNull()),
         ("duplicate (query, pin_id)", F.col("_dup")),
     ]
     good, bad = split_by_rules(staged, rules)
     bad = bad.withColumn(
         "reason", F.when(F.col("reason") == "bad label", F.col("label_reason")).otherwise(F.col("reason"))
-    ).drop("label_reason", "_dup")
-    good = good.drop("label_reason", "_dup")
+    ).drop("label_reason", "_dup", "_unreadable")
+    good = good.drop("label_reason", "_dup", "_unreadable")
     labels = good.select(
         "query", "pin_id", F.col("label").cast("int").alias("label"), "rater_id",
         F.lit(labeled_ds).alias("labeled_ds"), "raw_label", "raw_score", F.lit(source).alias("source"),
@@ -229,6 +261,18 @@ def read_sample(path: str, size: int = 16 << 20) -> bytes:
         return handle.read(size)
 
 
+def _mostly_utf8(sample: bytes) -> bool:
+    """More well-formed multi-byte UTF-8 characters than undecodable bytes: a UTF-8 file with some
+    lines in another encoding (a mixed file). Read as UTF-8, those lines show U+FFFD and are
+    quarantined; read as a single-byte code page, every UTF-8 line would silently turn to
+    mojibake ("crÃ¨me") and be imported. Single-byte text almost never forms valid UTF-8 pairs.
+    """
+    text = sample.decode("utf-8", errors="replace")
+    undecodable = text.count("\ufffd")
+    multi_byte = sum(1 for ch in text if ord(ch) >= 0x80) - undecodable
+    return multi_byte > undecodable
+
+
 def detect_encoding(sample: bytes) -> str:
     """Python codec name of the text in `sample` (charset-normalizer), preferring UTF-8 when it decodes.
 
@@ -244,6 +288,8 @@ def detect_encoding(sample: bytes) -> str:
     except UnicodeDecodeError as exc:
         if exc.start >= len(sample) - 3 and exc.reason in ("unexpected end of data",):
             return "utf_8"
+    if _mostly_utf8(sample):
+        return "utf_8"
     from charset_normalizer import from_bytes
 
     results = list(from_bytes(sample))

@@ -21,6 +21,7 @@ import os
 from pathlib import Path
 
 from searchrel.core.files import write_json_atomic
+from searchrel.core.names import check_plain_name
 
 POINTER_FILE = "current"
 CURRENT = "current"
@@ -57,6 +58,7 @@ def current_version(root: str | os.PathLike[str]) -> str | None:
 
 def set_current(root: str | os.PathLike[str], version: str, marker: str, kind: str = "model") -> Path:
     """Point `current` at a saved version; a version that is not there is refused, not published."""
+    check_plain_name(version, f"{kind} version")
     base = Path(root)
     if not (base / version / marker).exists():
         raise FileNotFoundError(f"{kind} version {version!r} not found under {base}")
@@ -74,6 +76,8 @@ def resolve(
         if version is None:
             hint = f": run `searchrel {train_command}` first" if train_command else ""
             raise FileNotFoundError(f"no current {kind} under {base}{hint}")
+    # A name, never a path: `../x` or `/x` would leave the models root (searchrel.core.names).
+    check_plain_name(version, f"{kind} version")
     path = base / str(version)
     if not (path / marker).exists():
         raise FileNotFoundError(f"{kind} version {version!r} not found under {base}")

@@ -188,7 +188,10 @@ def save_student(model: StudentModel, directory: str | os.PathLike[str], meta: d
 def load_student(directory: str | os.PathLike[str]) -> StudentModel:
     from safetensors.torch import load_file
 
+    from modeling.safe_weights import refuse_pickles
+
     path = Path(directory)
+    refuse_pickles(path, "student")  # save_student writes none: one found here was planted
     spec = FeatureSpec.from_json((path / SPEC_FILE).read_text(encoding="utf-8"))
     model = StudentModel(spec)
     model.load_state_dict(load_file(str(path / WEIGHTS_FILE)))

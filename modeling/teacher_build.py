@@ -63,10 +63,14 @@ def is_decoder_config(config: Any) -> bool:
 
 
 def load_backbone(path: str, quantization_config: Any = None, device_map: Any = None) -> tuple[nn.Module, Any]:
+    """(backbone, its config) from a folder or hub id; safetensors only (modeling.safe_weights)."""
     from transformers import AutoConfig, AutoModel, T5EncoderModel
 
+    from modeling.safe_weights import refuse_pickle_only
+
+    refuse_pickle_only(path, "backbone folder")
     config = AutoConfig.from_pretrained(path)
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = {"use_safetensors": True}
     if quantization_config is not None:
         kwargs.update(quantization_config=quantization_config, device_map=device_map)
     cls = T5EncoderModel if config.model_type in _T5_TYPES else AutoModel

@@ -85,7 +85,10 @@ def load_teacher(directory: str | os.PathLike[str], device: str = "cpu"):
     from safetensors.torch import load_file
     from transformers import AutoTokenizer
 
+    from modeling.safe_weights import refuse_pickles
+
     root = Path(directory)
+    refuse_pickles(root, "teacher")  # save_teacher writes none: one found here was planted
     meta_file = root / TEACHER_JSON
     if not meta_file.exists():
         raise FileNotFoundError(f"no {TEACHER_JSON} in {root}: not a saved teacher")

@@ -61,12 +61,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _clean(ctx: runner.JobContext, table: str, df: DataFrame, rules, start: str, end: str,
            ds_col: str | None = "ds") -> tuple[DataFrame, int]:
     """Split off bad rows to quarantine, reconcile the counts; return the good rows and the rows read."""
-    from searchrel.core.tables import reason_column, reconcile, split_by_rules
+    from searchrel.core.tables import reason_column, reconcile
 
-    good, bad = split_by_rules(df, rules)
-    # One scan for both counts; the quarantined count is read back from the quarantine table
-    # (a clean run, known to have 0, skips the quarantine commit).
-    counts = df.agg(F.count(F.lit(1)).alias("n"), F.count(reason_column(rules)).alias("bad")).first()
+    # Tagged once (a rule may be a window function, e.g. duplicate event ids, which an
+    # aggregate cannot hold); one scan for both counts; the quarantined count is read back
+    # from the quarantine table (a clean run, known to have 0, skips the quarantine commit).
+    tagged = df.withColumn("__reason", reason_column(rules))
+    good = tagged.where(F.col("__reason").isNull()).drop("__reason")
+    bad = tagged.where(F.col("__reason").isNotNull()).withColumnRenamed("__reason", "reason")
+    counts = tagged.agg(F.count(F.lit(1)).alias("n"), F.count("__reason").alias("bad")).first()
     n_bad = ctx.tables.quarantine(table, bad, JOB, ctx.run_id, start, end, ds_col=ds_col, known_count=counts["bad"])
     reconcile(JOB, table, counts["n"], counts["n"] - counts["bad"], n_bad)
     return good, counts["n"]
@@ -114,8 +117,9 @@ def _partials(ctx: runner.JobContext, span_start: str, end: str) -> dict[str, in
     cfg, tables = ctx.config.features, ctx.tables
     q, link = cfg.query_tokens, cfg.link_text
     pin_langs = tables.read(catalog.PINS.name).where(F.col("pin_id").isNotNull()).select("pin_id", "lang").dropDuplicates(["pin_id"])
+    events_columns = tables.read(catalog.SEARCH_EVENTS.name).columns
     tasks: dict[str, Callable[[], Any]] = {"search_events_read": lambda: _daily_partials(
-        ctx, catalog.SEARCH_EVENTS.name, search_event_rules(cfg.max_text_chars),
+        ctx, catalog.SEARCH_EVENTS.name, search_event_rules(cfg.max_text_chars, events_columns),
         lambda good: query_token_partials(good, pin_langs, q.weights, q.long_click_dwell_s, cfg.min_token_len),
         QUERY_DAILY, span_start, end,
     )}

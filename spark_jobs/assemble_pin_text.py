@@ -24,7 +24,7 @@ OUTPUT = catalog.PIN_TEXT.name
 def run(ctx: runner.JobContext) -> dict[str, Any]:
     from pyspark.sql import functions as F
 
-    from features.pin_text import assemble_pin_text, pin_rules
+    from features.pin_text import EMPTY_TEXT_REASON, assemble_pin_text, pin_rules
     from features.text_template import TEMPLATE_VERSION
     from searchrel.core.errors import ConfigError
     from searchrel.core.tables import reconcile, split_by_rules
@@ -59,7 +59,7 @@ def run(ctx: runner.JobContext) -> dict[str, Any]:
     # A pin with no title, description or enrichment at all has nothing for the
     # teacher to read: it is quarantined for that snapshot rather than stored empty.
     out = out.persist()
-    usable, empty = split_by_rules(out, [("no text: no title, description or enrichment", F.trim("text") == "")])
+    usable, empty = split_by_rules(out, [(EMPTY_TEXT_REASON, F.trim("text") == "")])
     written = tables.replace_range(OUTPUT, usable, start, end, col="as_of")
     assembled = out.count()
     # Most days have no empty text: knowing that, the quarantine skips its commit.

@@ -149,9 +149,28 @@ def _table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _check_models(ctx: runner.JobContext) -> None:
+    """Refuse bad version names and a student folder holding pickles before minutes of teacher scoring."""
+    from modeling.safe_weights import refuse_pickles
+    from searchrel.core.names import check_plain_name
+
+    for what, version in (("teacher version", ctx.args.teacher), ("teacher version", ctx.args.ablation_teacher),
+                          ("student version", ctx.args.student)):
+        if version is not None:
+            check_plain_name(version, what)
+    if ctx.args.student:
+        from modeling.student import resolve_version_dir
+
+        try:
+            refuse_pickles(resolve_version_dir(ctx.config.models_path, ctx.args.student), "student")
+        except FileNotFoundError as exc:
+            raise UsageError(str(exc)) from None
+
+
 def run(ctx: runner.JobContext) -> dict | None:
     from modeling import teacher_training as tt
 
+    _check_models(ctx)
     device = tt.pick_device(ctx.args.device)
     try:
         teacher, frame = _teacher_report(ctx, ctx.args.teacher, device)

@@ -111,9 +111,29 @@ def _transcode_to_utf8(path: str, encoding: str, folder: str, fmt: str) -> str:
 
     target = os.path.join(folder, "input.jsonl" if fmt == "json" else "input.csv")
     raw = gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")
-    with raw, codecs.getreader(encoding)(raw) as src, open(target, "w", encoding="utf-8") as dst:
+    # errors="replace": a byte that is not text in `encoding` becomes U+FFFD, and its row is
+    # quarantined ("invalid unicode in …") instead of the whole import stopping with a traceback.
+    with raw, codecs.getreader(encoding)(raw, errors="replace") as src, open(target, "w", encoding="utf-8") as dst:
         shutil.copyfileobj(src, dst, 1 << 20)
     return target
+
+
+# Characters Hadoop reads as a glob pattern or a URI scheme in a path ("[v2]", "a:b", "*").
+_HADOOP_SPECIAL = re.compile(r"[*?\[\]{}\\:]")
+
+
+def _readable_path(path: str, folder: str) -> str:
+    """A path Spark reads as it is: a local path holding glob or URI characters is linked under a plain name.
+
+    Spark hands a path to Hadoop, which expands `[...]`, `{...}`, `*` and `?` as globs and
+    takes `x:` for a scheme, so a file named `labels [v2].csv` is "not found". Spaces,
+    quotes and non-ASCII letters need nothing.
+    """
+    if "://" in path or not _HADOOP_SPECIAL.search(path):
+        return path
+    link = os.path.join(folder, "input" + "".join(Path(path.rstrip("/")).suffixes[-2:]))
+    os.symlink(path, link)
+    return link
 
 
 def run(ctx: runner.JobContext) -> dict:
@@ -147,14 +167,14 @@ def run(ctx: runner.JobContext) -> dict:
             read_path, encoding_read = _transcode_to_utf8(path, encoding, scratch, fmt), None
             log.info("transcoded %s from %s to UTF-8 for Spark's %s reader", path, encoding, fmt)
         else:
-            encoding_read = encoding
+            read_path, encoding_read = _readable_path(path, scratch), encoding
         return _import(ctx, path, read_path, fmt, encoding, encoding_read, label_map, labeled_ds, source)
 
 
 def _import(ctx, path, read_path, fmt, encoding, encoding_read, label_map, labeled_ds, source) -> dict:
     from pyspark.sql import functions as F
 
-    from modeling.label_import import LABELS_TABLE, PINS_TABLE, split_staged, stage_rows
+    from modeling.label_import import LABELS_TABLE, PINS_TABLE, TextLimits, split_staged, stage_rows
     from searchrel.core.tables import reconcile
 
     args = ctx.args
@@ -170,7 +190,8 @@ def _import(ctx, path, read_path, fmt, encoding, encoding_read, label_map, label
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     staged = staged.cache()
-    labels, pins, rejected = split_staged(staged, labeled_ds, source)
+    limits = TextLimits(ctx.config.validation.max_query_chars, ctx.config.features.max_text_chars)
+    labels, pins, rejected = split_staged(staged, labeled_ds, source, limits)
     n_labels = labels.count()
     ctx.tables.merge(LABELS_TABLE, labels, catalog.HUMAN_LABELS.keys)
     ctx.tables.merge(PINS_TABLE, pins, catalog.PINS.keys)

@@ -50,11 +50,17 @@ def _resolve_teacher(ctx: runner.JobContext) -> tuple[str, str, dict[str, Any]]:
     """(teacher directory, teacher version, meta); a missing teacher is a usage error (exit 2)."""
     from modeling.cross_encoder import resolve_teacher_dir
 
+    from modeling.safe_weights import refuse_pickles
+    from searchrel.core.names import check_plain_name
+
     requested = ctx.args.teacher or ctx.config.labelling.teacher_version
+    check_plain_name(requested, "teacher version")  # a folder name, and it goes into the MERGE's SQL
     try:
         directory = resolve_teacher_dir(ctx.config.models_path, requested)
     except (FileNotFoundError, ValueError, KeyError) as exc:
         raise UsageError(f"teacher {requested!r}: {exc}") from None
+    # On the driver, before Spark: the workers' load_teacher refuses it too, but as a task failure.
+    refuse_pickles(directory, "teacher")
     if not os.path.exists(os.path.join(str(directory), "teacher.json")):
         raise UsageError(f"teacher {requested!r}: no teacher.json in {directory}")
     with open(os.path.join(str(directory), "teacher.json"), encoding="utf-8") as fh:

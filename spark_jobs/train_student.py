@@ -100,6 +100,10 @@ def run(ctx: runner.JobContext) -> dict[str, Any]:
     from modeling.student_evaluation import HUMAN_ONLY_DIR, evaluate_student, summary
     from modeling.student_export import export_onnx
 
+    from searchrel.core.names import check_plain_name
+
+    if ctx.args.version is not None:  # checked before the data and the training, not at the save
+        check_plain_name(ctx.args.version, "student version")
     cfg = ctx.config
     examples = ctx.tables.read(EXAMPLES)
     files = list(examples.inputFiles())

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 
@@ -72,7 +73,15 @@ def run(ctx: runner.JobContext) -> dict:
     from modeling.teacher_fit import fit_teacher
     from spark_jobs.teacher_inputs import label_distribution, load_labelled, texts_for
 
+    from searchrel.core.names import check_plain_name
+
+    if ctx.args.version is not None:  # checked before the data and the training, not at the save
+        check_plain_name(ctx.args.version, "teacher version")
     cfg = teacher_config(ctx)
+    if cfg.backbone and os.path.isdir(cfg.backbone):  # a local folder: refused now, not after the data loads
+        from modeling.safe_weights import refuse_pickle_only
+
+        refuse_pickle_only(cfg.backbone, "backbone folder")
     if cfg.num_threads:
         import torch
 

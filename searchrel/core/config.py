@@ -200,6 +200,14 @@ class ImportLabelsConfig(Section):
 class LabellingConfig(Section):
     # A version folder under models/teacher/, or "current" for the one it points to.
     teacher_version: str = "current"
+
+    @field_validator("teacher_version")
+    @classmethod
+    def _plain_version(cls, value: str) -> str:
+        # A folder name under models/teacher/, never a path (searchrel.core.names).
+        from searchrel.core.names import check_plain_name
+
+        return check_plain_name(value, "teacher version")
     # Rows per forward pass; rows are length-sorted first, so each pass pads little.
     micro_batch_size: int = Field(default=64, ge=1)
     # Rows per Arrow batch handed to the UDF: the window within which rows are length-sorted.
@@ -274,6 +282,17 @@ class StudentConfig(Section):
 class ValidationConfig(Section):
     # A partition may differ from the previous one by at most this fraction.
     row_count_tolerance: float = Field(default=0.5, ge=0)
+    # The same for a day of raw/search_events, tighter: a day's traffic moves little from the
+    # day before, and a day with half its events missing (a lost upload) must fail, which the
+    # general 0.5 lets through exactly at the bound.
+    search_events_row_count_tolerance: float = Field(default=0.4, ge=0)
+    # The fewest relevance levels a teacher version may give a day's impressions (checked on
+    # days with at least 30 rows of the version): a collapsed teacher that answers one level
+    # fails even when that level's human share keeps it under the distribution tolerances.
+    min_teacher_levels: int = Field(default=2, ge=1, le=5)
+    # The largest share of a pin-text snapshot quarantined as empty text (no title,
+    # description or enrichment); the rest of the pins must have text.
+    max_empty_pin_text_share: float = Field(default=0.05, ge=0, le=1)
     prob_sum_tolerance: float = Field(default=1e-3, gt=0)
     # Largest allowed total-variation distance between the teacher's soft label distribution
     # (mean of its probabilities) and the human label shares.

@@ -56,10 +56,13 @@ class Step:
 # Captioning reads raw/pin_images only, so it runs beside the aggregation rather than
 # after it; both feed the assembled pin text (DESIGN.md data flow).
 STEPS: tuple[Step, ...] = (
-    Step("simulate", "simulate", "simulate the world", (catalog.SEARCH_EVENTS, catalog.IMPRESSIONS,
-         catalog.HUMAN_LABELS), "none", 120, None),
+    Step("simulate", "simulate", "simulate the world", (catalog.IMPRESSIONS, catalog.HUMAN_LABELS), "none", 120,
+         None),
+    # raw/search_events is the daily input (logging writes it, no step of the DAGs): its suite
+    # gates the aggregation that reads it, so a day with half its events lost stops the day.
     Step("aggregate_features", "aggregate_features", "aggregate pin-text features",
-         (catalog.PIN_QUERY_TOKENS, catalog.PIN_BOARD_TOKENS, catalog.PIN_LINK_TEXT), "window", 120, "daily"),
+         (catalog.SEARCH_EVENTS, catalog.PIN_QUERY_TOKENS, catalog.PIN_BOARD_TOKENS, catalog.PIN_LINK_TEXT),
+         "window", 120, "daily"),
     Step("caption_pins", "caption_pins", "caption pin images (BLIP)", (catalog.PIN_CAPTIONS,), "day", 180, "daily",
          optional=True),
     Step("assemble_pin_text", "assemble_pin_text", "assemble pin text", (catalog.PIN_TEXT,), "window", 60, "daily",

@@ -25,6 +25,7 @@ SCALE_OVERRIDES: dict[str, dict[str, Any]] = {
     "tiny": {
         "teacher.epochs": 2, "teacher.max_length": 64, "teacher.batch_size": 16, "student.epochs": 3,
         "validation.label_distribution_tolerance": 1.0, "validation.argmax_distribution_tolerance": 1.0,
+        "validation.min_teacher_levels": 1,  # likewise: such a teacher may well answer one level
     },
     # small: one epoch (a MiniLM epoch over 3,705 labels takes ~5.5 min on 2 cores, so three,
     # the recipe's default, break the 15-minute budget). bench/teacher_quality.py on this world
