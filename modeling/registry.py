@@ -20,6 +20,11 @@ import json
 import os
 from pathlib import Path
 
+import shutil
+import tempfile
+import uuid
+
+from searchrel.core.faults import checkpoint
 from searchrel.core.files import write_json_atomic
 from searchrel.core.names import check_plain_name
 
@@ -33,11 +38,44 @@ def new_version() -> str:
 
 
 def versions(root: str | os.PathLike[str], marker: str) -> list[str]:
-    """The saved versions under `root` (folders holding `marker`), in name order."""
+    """The saved versions under `root` (folders holding `marker`), in name order.
+
+    Hidden folders are not versions: they are saves being staged (`staging_dir`), or
+    left behind by a save that was killed, and may hold the marker already.
+    """
     base = Path(root)
     if not base.exists():
         return []
-    return sorted(p.name for p in base.iterdir() if (p / marker).exists())
+    return sorted(p.name for p in base.iterdir() if not p.name.startswith(".") and (p / marker).exists())
+
+
+def staging_dir(final: str | os.PathLike[str]) -> Path:
+    """A new hidden folder beside `final` to build a version in; `publish_staged` renames it into place.
+
+    On the same filesystem as the version, so the rename is atomic: a save killed at any
+    point leaves `final` as it was and only a hidden folder behind, which no reader lists.
+    """
+    target = Path(final)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{target.name}.staging-", dir=target.parent))
+
+
+def publish_staged(staging: str | os.PathLike[str], final: str | os.PathLike[str]) -> Path:
+    """Rename a complete staged version to `final`, replacing an earlier save of the same name.
+
+    The old folder is renamed aside first and deleted after, so the moment `final` is
+    missing is two renames long, not the deletion of a whole backbone.
+    """
+    staged, target = Path(staging), Path(final)
+    checkpoint("model.save.staged", str(target))
+    aside = None
+    if target.exists():
+        aside = target.with_name(f".{target.name}.replaced-{uuid.uuid4().hex[:8]}")
+        os.replace(target, aside)
+    os.replace(staged, target)
+    if aside is not None:
+        shutil.rmtree(aside, ignore_errors=True)
+    return target
 
 
 def current_version(root: str | os.PathLike[str]) -> str | None:

@@ -174,14 +174,22 @@ def encode(data: pa.RecordBatch | pa.Table | pd.DataFrame | Mapping[str, Any], s
 
 
 def save_student(model: StudentModel, directory: str | os.PathLike[str], meta: dict[str, Any]) -> Path:
+    """Weights, spec and meta into `directory`; the weights file, the version's marker, comes last.
+
+    The marker is written under a temporary name and renamed, so a folder a killed save
+    left behind is never taken for a version. `student-train` builds the whole version
+    (with its ONNX export and baseline) in a staging folder and renames that into place.
+    """
     from safetensors.torch import save_file
 
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(out / WEIGHTS_FILE))
     (out / SPEC_FILE).write_text(model.spec.to_json(), encoding="utf-8")
     (out / META_FILE).write_text(json.dumps(meta, indent=2, default=str), encoding="utf-8")
+    tmp = out / f".{WEIGHTS_FILE}.{os.getpid()}.tmp"
+    save_file(state, str(tmp))
+    os.replace(tmp, out / WEIGHTS_FILE)
     return out
 
 

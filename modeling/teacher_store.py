@@ -14,7 +14,6 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +41,7 @@ def save_teacher(model: CrossEncoder, tokenizer: Any, meta: dict, directory: str
 
     final = Path(directory)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+    tmp = registry.staging_dir(final)
     try:
         lora = _is_lora(model)
         info = dict(getattr(model, "meta_defaults", {}))
@@ -70,9 +69,7 @@ def save_teacher(model: CrossEncoder, tokenizer: Any, meta: dict, directory: str
             model.backbone.save_pretrained(str(tmp / "backbone"), safe_serialization=True)
         tokenizer.save_pretrained(str(tmp / "tokenizer"))
         (tmp / TEACHER_JSON).write_text(json.dumps(info, indent=2, sort_keys=True, default=str), encoding="utf-8")
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
+        registry.publish_staged(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

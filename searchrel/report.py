@@ -80,6 +80,9 @@ def build_report(
     bench = models.teacher_quality(reports)
     if not bench.missing:  # a bench, not a pipeline stage: shown where it was run, never as a gap
         sections.insert(3, bench)
+    faults = ops.reliability(reports)
+    if not faults.missing:  # bench/faults.py's figures, likewise only where it was run
+        sections.append(faults)
     meta = {"generated": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "warehouse": config.warehouse_path}
     if scale:
         meta["world"] = scale

@@ -112,3 +112,25 @@ def quality(reports: Path) -> Section:
         "the Data Docs show every expectation with sample failing values."
     )
     return section
+
+
+def reliability(reports: Path) -> Section:
+    """What bench/faults.py killed and raced, and what was lost (nothing, or the page says how much)."""
+    section = Section("reliability", "Reliability under faults")
+    result = load_json(reports / "reliability.json")
+    if not isinstance(result, dict) or not result.get("summary"):
+        section.missing = "bench/faults.py has not written here (run it with --out <warehouse>/reports)"
+        return section
+    rows = [(s["fault"], s["kind"], ", ".join(s.get("jobs") or []), s["tries"], s["rows_lost"], s["rows_extra"],
+             s["problems"], f"{s['recover_s_median']} / {s['recover_s_max']} s")
+            for s in result["summary"]]
+    section.tables.append(Table(("fault", "what was tried", "jobs", "tries", "rows lost", "rows extra",
+                                 "runs with a problem", "time to recover (median / max)"), rows))
+    lost = sum(s["rows_lost"] + s["rows_extra"] for s in result["summary"])
+    section.caption = (
+        f"Every writing job started as a process and SIGKILLed at fault points drawn at random "
+        f"({result.get('repeats')} per job), then rerun; and writers racing for the same table. "
+        f"Rows lost or extra against an uninterrupted run: {lost}. Time to recover is the rerun's wall time "
+        f"(for a race, both writers'). From `{result.get('command')}` at {result.get('generated')}."
+    )
+    return section

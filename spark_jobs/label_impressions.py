@@ -26,6 +26,7 @@ from typing import Any, Iterator
 
 from searchrel.core import catalog
 from searchrel.core.errors import UsageError
+from searchrel.core.faults import checkpoint
 from spark_jobs import runner
 
 log = logging.getLogger("searchrel.label")
@@ -78,7 +79,12 @@ def _ensure_scores_table(ctx: runner.JobContext) -> None:
     path = ctx.tables.path(SCORES)
     if not ctx.tables.exists(SCORES):
         empty = ctx.spark.createDataFrame([], catalog.TEACHER_SCORES.schema)
-        empty.write.format("delta").mode("append").partitionBy(catalog.TEACHER_SCORES.partition).save(path)
+
+        def create() -> None:
+            if not ctx.tables.exists(SCORES):  # a concurrent run may have created it meanwhile
+                empty.write.format("delta").mode("append").partitionBy(catalog.TEACHER_SCORES.partition).save(path)
+
+        ctx.tables.commit(SCORES, create)
         return
     have = set(ctx.tables.read(SCORES).columns)
     missing = [f for f in ctx.spark.createDataFrame([], catalog.TEACHER_SCORES.schema).schema if f.name not in have]
@@ -109,8 +115,11 @@ def _insert_new(ctx: runner.JobContext, rows, version: str) -> None:
         f"t.ds >= '{start}' AND t.ds <= '{end}' AND t.teacher_version = '{version}' "
         "AND t.query = s.query AND t.pin_id = s.pin_id AND t.ds = s.ds AND t.teacher_version = s.teacher_version"
     )
-    (DeltaTable.forPath(ctx.spark, ctx.tables.path(SCORES)).alias("t")
-     .merge(rows.alias("s"), condition).whenNotMatchedInsertAll().execute())
+    # Through Tables.commit: a run that loses the race to a concurrent one retries, and its
+    # insert-only MERGE then skips the rows the winner inserted.
+    ctx.tables.commit(SCORES, lambda: (
+        DeltaTable.forPath(ctx.spark, ctx.tables.path(SCORES)).alias("t")
+        .merge(rows.alias("s"), condition).whenNotMatchedInsertAll().execute()))
 
 
 @contextlib.contextmanager
@@ -210,6 +219,7 @@ def run(ctx: runner.JobContext) -> dict[str, Any]:
                 for k in tqdm(range(n_chunks), desc=f"label {start}..{end}", unit="chunk", disable=n_chunks == 1):
                     _insert_new(ctx, score_pairs(chunked.where(F.col("chunk") == k).drop("chunk"), opts, version), version)
                     log.info("label: committed chunk %d/%d", k + 1, n_chunks)
+                    checkpoint("label.chunk.after", f"{k + 1}/{n_chunks}")
                     if crash_after and k + 1 >= crash_after and k + 1 < n_chunks:
                         raise RuntimeError(f"simulated crash after chunk {k + 1} of {n_chunks} ({CRASH_ENV})")
             seconds = time.time() - score_started

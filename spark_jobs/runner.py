@@ -82,7 +82,7 @@ class JobContext:
     def tables(self):
         from searchrel.core.tables import tables_for
 
-        return tables_for(self.spark, self.config.warehouse_path)
+        return tables_for(self.spark, self.config.warehouse_path, self.config.spark.commit_attempts)
 
     @property
     def start(self) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,26 @@ def _train_and_save(files: list[str], settings, directory: Path, meta: dict[str,
     model, summary = train_student(files, settings, directory / "checkpoints")
     save_student(model, directory, {**meta, "training": summary})
     return model, summary
+
+
+def _build_version(files: list[str], settings, directory: Path, meta: dict[str, Any], human_baseline: bool):
+    """Everything a student version folder holds: weights, ONNX export, the human-only baseline."""
+    import dataclasses
+
+    from modeling.student import ONNX_FILE
+    from modeling.student_evaluation import HUMAN_ONLY_DIR
+    from modeling.student_export import export_onnx
+
+    model, info = _train_and_save(files, settings, directory, meta)
+    export_onnx(model, directory / ONNX_FILE)
+    human_info = None
+    if human_baseline:
+        human_settings = dataclasses.replace(settings, mode="human", max_teacher_rows=None)
+        try:
+            _, human_info = _train_and_save(files, human_settings, directory / HUMAN_ONLY_DIR, {**meta, "mode": "human"})
+        except ValueError as exc:  # no human-labelled training rows: nothing to compare against
+            log.warning("human-only baseline skipped: %s", exc)
+    return model, info, human_info
 
 
 def run_scaling(ctx: runner.JobContext, files: list[str], base_settings, n_human: int, available: int,
@@ -96,9 +117,9 @@ def run(ctx: runner.JobContext) -> dict[str, Any]:
     import dataclasses
 
     from modeling.distillation import TrainSettings
-    from modeling.student import ONNX_FILE, set_current, student_root
-    from modeling.student_evaluation import HUMAN_ONLY_DIR, evaluate_student, summary
-    from modeling.student_export import export_onnx
+    from modeling.registry import publish_staged, staging_dir
+    from modeling.student import set_current, student_root
+    from modeling.student_evaluation import evaluate_student, summary
 
     from searchrel.core.names import check_plain_name
 
@@ -118,20 +139,22 @@ def run(ctx: runner.JobContext) -> dict[str, Any]:
     meta = {"version": version, "student_examples_version": table_version, "files": len(files),
             "temperature": settings.temperature, "alpha": settings.alpha}
 
-    model, info = _train_and_save(files, settings, directory, meta)
-    export_onnx(model, directory / ONNX_FILE)
+    # Built in a hidden staging folder and renamed into place whole (modeling.registry): a run
+    # killed while training, saving, exporting or training the baseline leaves no half a version.
+    staging = staging_dir(directory)
+    try:
+        model, info, human_info = _build_version(files, settings, staging, meta, cfg.student.train_human_baseline)
+        publish_staged(staging, directory)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     result: dict[str, Any] = {
         "version": version, "model_dir": str(directory), "train_rows": info["train_rows"],
         "train_teacher_rows": info["train_teacher_rows"], "train_human_rows": info["train_human_rows"],
         "best_epoch": info["best_epoch"], "train_seconds": info["seconds"], "peak_rss_mb": info["peak_rss_mb"],
     }
-    human_settings = dataclasses.replace(settings, mode="human", max_teacher_rows=None)
-    if cfg.student.train_human_baseline:
-        try:
-            _, human_info = _train_and_save(files, human_settings, directory / HUMAN_ONLY_DIR, {**meta, "mode": "human"})
-            result["human_only_train_rows"] = human_info["train_rows"]
-        except ValueError as exc:  # no human-labelled training rows: nothing to compare against
-            log.warning("human-only baseline skipped: %s", exc)
+    if human_info is not None:
+        result["human_only_train_rows"] = human_info["train_rows"]
     if not ctx.args.no_promote:
         set_current(cfg.models_path, version)
     result["promoted"] = not ctx.args.no_promote

@@ -130,3 +130,21 @@ def test_build_report_writes_every_section_and_says_what_is_missing(tables, test
     assert "Not available: no scaling experiment found" in text
     assert summary["report sections without data"] == "2"
     assert summary["teacher accuracy (test)"] != "–" and summary["simulate"] == "60.0 s"
+
+
+def test_reliability_section_reads_the_fault_bench(tmp_path: Path):
+    """bench/faults.py's summary becomes the reliability table; without the file the section says so."""
+    from searchrel.report import render
+    from searchrel.report_operations import reliability
+
+    assert reliability(tmp_path).missing and "bench/faults.py" in reliability(tmp_path).missing
+    _write(tmp_path / "reliability.json", {
+        "command": "bench/faults.py --repeats 2", "generated": "2026-11-24T10:00:00+00:00", "repeats": 2,
+        "summary": [{"fault": "kill", "kind": "between commits", "jobs": ["aggregate", "label"], "tries": 2,
+                     "rows_lost": 0, "rows_extra": 0, "problems": 0, "recover_s_median": 31.5,
+                     "recover_s_max": 40.0}]})
+    section = reliability(tmp_path)
+    assert section.missing is None
+    assert section.tables[0].rows == [("kill", "between commits", "aggregate, label", 2, 0, 0, 0, "31.5 / 40.0 s")]
+    assert "Rows lost or extra against an uninterrupted run: 0" in section.caption
+    assert '<h2 id="reliability">' in render([section], "r", {})

@@ -58,6 +58,9 @@ class SparkConfig(Section):
     # Spark uses them instead of resolving --packages from Maven Central.
     jars_dir: str | None = None
     conf: dict[str, str] = Field(default_factory=dict)
+    # Tries of a Delta write that loses the commit race to a concurrent writer
+    # (searchrel.core.tables.Tables.commit); 1 makes the loser fail at once, in one line.
+    commit_attempts: int = Field(default=5, ge=1)
 
 
 class SimulationConfig(Section):

@@ -29,3 +29,7 @@ class TableNotFound(RuntimeError):
 
 class ReconciliationError(RuntimeError):
     """Rows in != rows written + rows quarantined: something was dropped or doubled."""
+
+
+class ConcurrentWriteConflict(JobFailed):
+    """A Delta write lost to concurrent writers on every allowed attempt; exit 1, one line, nothing half-written."""

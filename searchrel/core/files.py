@@ -15,6 +15,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from searchrel.core.faults import checkpoint
+
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
     """Write `text` to `path` (parents created) by rename; returns the path."""
@@ -23,6 +25,7 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
         tmp.write_text(text, encoding="utf-8")
+        checkpoint("file.rename.before", str(target))
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -6,6 +6,14 @@ Writes are idempotent by construction: a date range is replaced with Delta's
 in place), keyed tables are MERGEd, and rejected rows go to
 `quarantine/<table>` with a reason so that rows in = rows written + rows
 quarantined.
+
+Every write goes through `Tables.commit`, which marks the fault points around the
+commit (`searchrel.core.faults`: `table.commit.before`, `table.commit.after`) and
+retries a write that lost Delta's optimistic-concurrency race to another writer:
+since each write here replaces exactly its partitions or MERGEs on keys, running
+it again against the winner's commit yields the rows one run would have written,
+never a doubled or dropped one. After `commit_attempts` tries the job fails with
+one line (`ConcurrentWriteConflict`, exit 1).
 """
 
 from __future__ import annotations
@@ -13,18 +21,23 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import random
 import re
+import time
 import uuid
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence, TypeVar
 
 from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from searchrel.core.dates import ds_predicate
-from searchrel.core.errors import ReconciliationError, TableNotFound
+from searchrel.core.errors import ConcurrentWriteConflict, ReconciliationError, TableNotFound
+from searchrel.core.faults import checkpoint
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+DEFAULT_COMMIT_ATTEMPTS = 5
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*/[a-z][a-z0-9_]*$")
 QUARANTINE_LAYER = "quarantine"
@@ -41,6 +54,7 @@ class Tables:
 
     spark: SparkSession
     root: str
+    commit_attempts: int = DEFAULT_COMMIT_ATTEMPTS
 
     def path(self, name: str) -> str:
         if not _NAME.match(name):
@@ -68,12 +82,41 @@ class Tables:
 
         return DeltaTable.forPath(self.spark, self.path(name)).history(1).collect()[0]["version"]
 
+    def commit(self, name: str, write: Callable[[], T]) -> T:
+        """Run `write` (one Delta commit to table `name`), again if a concurrent writer won the race.
+
+        `write` must be idempotent and build its DataFrames afresh (a retry then reads the
+        winner's commit). A conflict is one of Delta's concurrent-modification errors; any
+        other error is raised at once. Between tries a short random wait keeps two losers
+        from colliding again.
+        """
+        for attempt in range(1, self.commit_attempts + 1):
+            checkpoint("table.commit.before", name)
+            try:
+                result = write()
+            except Exception as exc:  # noqa: BLE001 - only Delta's conflicts are retried
+                if not is_commit_conflict(exc):
+                    raise
+                first_line = (str(exc).strip().splitlines() or [""])[0][:200]
+                if attempt >= self.commit_attempts:
+                    raise ConcurrentWriteConflict(
+                        f"{name}: another writer committed first ({type(exc).__name__}) on each of "
+                        f"{attempt} attempt(s); nothing of this write was committed, rerun the job"
+                    ) from None
+                log.warning("%s: lost a commit race (%s: %s); retrying (%d/%d)", name, type(exc).__name__,
+                            first_line, attempt + 1, self.commit_attempts)
+                time.sleep(random.uniform(0.2, 1.0) * attempt)
+                continue
+            checkpoint("table.commit.after", name)
+            return result
+        raise AssertionError("unreachable")  # pragma: no cover
+
     def overwrite(self, name: str, df: DataFrame, partition_by: Sequence[str] = ()) -> None:
         """Replace the whole table in one commit (for small, fully recomputed tables)."""
         writer = df.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
         if partition_by:
             writer = writer.partitionBy(*partition_by)
-        writer.save(self.path(name))
+        self.commit(name, lambda: writer.save(self.path(name)))
         log.info("wrote %s (full overwrite)", name)
 
     def replace_range(
@@ -96,6 +139,14 @@ class Tables:
         during the write itself: reading the partitions back to count them costs a
         second scan and a Delta snapshot, about a second on small tables.
         """
+        return self.commit(name, lambda: self._replace_range_once(
+            name, df, start, end, col, partition_by, extra_predicate, merge_schema))
+
+    def _replace_range_once(
+        self, name: str, df: DataFrame, start: str, end: str | None, col: str, partition_by: Sequence[str] | None,
+        extra_predicate: str | None, merge_schema: bool,
+    ) -> int:
+        """One try of `replace_range` (its retries call it again)."""
         predicate = ds_predicate(start, end, col)
         if extra_predicate:
             predicate = f"({predicate}) AND ({extra_predicate})"
@@ -128,7 +179,13 @@ class Tables:
         rewritten by month first, once. Returns the rows written: the months' rows,
         their kept days included.
         """
-        days = ds_predicate(start, end, col)  # validates the dates
+        ds_predicate(start, end, col)  # validates the dates
+        # Retried whole: a retry must read the months' kept days again, the winner's included.
+        return self.commit(name, lambda: self._replace_days_in_months_once(name, df, start, end, col, month_col))
+
+    def _replace_days_in_months_once(self, name: str, df: DataFrame, start: str, end: str | None, col: str,
+                                     month_col: str) -> int:
+        days = ds_predicate(start, end, col)
         first, last = start[:7], (end or start)[:7]
         months = ds_predicate(first, last, month_col)
         new = df.withColumn(month_col, F.substring(F.col(col), 1, 7))
@@ -142,15 +199,25 @@ class Tables:
             kept = current.where(months).where(f"NOT ({days})")
             new = new.unionByName(kept.select(*new.columns))
         # One task per month: one file per month, sorted by day so a one-day read skips most row groups.
-        return self.replace_range(name, new.repartition(month_col).sortWithinPartitions(col), first, last,
-                                  col=month_col, partition_by=[month_col])
+        return self._replace_range_once(name, new.repartition(month_col).sortWithinPartitions(col), first, last,
+                                        month_col, [month_col], None, False)
 
     def merge(self, name: str, df: DataFrame, keys: Sequence[str], update: bool = True) -> None:
         """Upsert by key (insert new keys; update matched rows unless `update` is False)."""
+        self.commit(name, lambda: self._merge_once(name, df, keys, update))
+
+    def _merge_once(self, name: str, df: DataFrame, keys: Sequence[str], update: bool) -> None:
         if not self.exists(name):
-            df.write.format("delta").mode("overwrite").save(self.path(name))
-            log.info("created %s by merge", name)
-            return
+            # Not "overwrite": a creator that lost the race for version 0 would replace the
+            # winner's rows. It finds the table there instead and MERGEs into it below.
+            try:
+                df.write.format("delta").mode("errorifexists").save(self.path(name))
+                log.info("created %s by merge", name)
+                return
+            except Exception as exc:  # noqa: BLE001
+                if "DELTA_PATH_EXISTS" not in str(exc) and "already exist" not in str(exc):
+                    raise
+                log.warning("%s was created by a concurrent writer: merging into it", name)
         from delta.tables import DeltaTable
 
         condition = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
@@ -161,11 +228,16 @@ class Tables:
         log.info("merged into %s on %s", name, ", ".join(keys))
 
     def append(self, name: str, df: DataFrame, partition_by: Sequence[str] = ()) -> None:
-        """Append; only for writes whose idempotency the caller guarantees (e.g. resumable scoring)."""
+        """Append; only for writes whose idempotency the caller guarantees (e.g. resumable scoring).
+
+        Never retried: an append is not idempotent, and a blind append does not conflict anyway.
+        """
         writer = df.write.format("delta").mode("append")
         if partition_by:
             writer = writer.partitionBy(*partition_by)
+        checkpoint("table.commit.before", name)
         writer.save(self.path(name))
+        checkpoint("table.commit.after", name)
 
     # -- quarantine ---------------------------------------------------------
 
@@ -217,6 +289,30 @@ class Tables:
         return self.replace_range(qname, out, start, end, extra_predicate=f"job = '{job}'")
 
 
+def is_commit_conflict(exc: BaseException) -> bool:
+    """Delta's optimistic-concurrency failures: another writer committed what this one read or wrote."""
+    from delta.exceptions import (
+        ConcurrentAppendException,
+        ConcurrentDeleteDeleteException,
+        ConcurrentDeleteReadException,
+        ConcurrentTransactionException,
+        ConcurrentWriteException,
+        DeltaConcurrentModificationException,
+        MetadataChangedException,
+        ProtocolChangedException,
+    )
+
+    conflicts = (ConcurrentAppendException, ConcurrentDeleteDeleteException, ConcurrentDeleteReadException,
+                 ConcurrentTransactionException, ConcurrentWriteException, DeltaConcurrentModificationException,
+                 MetadataChangedException, ProtocolChangedException)
+    if isinstance(exc, conflicts):
+        return True
+    # Raised through a path Delta's converter does not patch (a plain Py4J error, say): go by the class name.
+    text = str(exc)
+    return any(f"io.delta.exceptions.{c.__name__}" in text for c in conflicts) or (
+        "DELTA_CONCURRENT" in text or "DELTA_PROTOCOL_CHANGED" in text or "DELTA_METADATA_CHANGED" in text)
+
+
 def quarantine_name(table: str) -> str:
     """quarantine/<layer>_<name>: one quarantine table per source table."""
     layer, name = table.split("/")
@@ -253,7 +349,7 @@ def reconcile(job: str, table: str, rows_in: int, rows_written: int, rows_quaran
     log.info(line)
 
 
-def tables_for(spark: SparkSession, warehouse: str) -> Tables:
+def tables_for(spark: SparkSession, warehouse: str, commit_attempts: int = DEFAULT_COMMIT_ATTEMPTS) -> Tables:
     if "://" not in warehouse:
         os.makedirs(warehouse, exist_ok=True)
-    return Tables(spark, warehouse)
+    return Tables(spark, warehouse, commit_attempts)

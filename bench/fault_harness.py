@@ -1,0 +1,228 @@
+"""What the fault tests (tests/test_faults.py) and `bench/faults.py` share: jobs as real processes, state snapshots.
+
+A job runs as `python -m searchrel.cli <command> …`, a process of its own with its
+own Spark JVM, so a SIGKILL (`searchrel.core.faults`, `SEARCHREL_FAULT_AT`) takes
+the driver down mid-write as a crash would. The state it leaves is read without
+Spark where it can be (Delta versions from `_delta_log`, model folders and
+pointers from the file system) and with Spark for the rows.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+REPO = Path(__file__).resolve().parents[1]
+# Columns that differ between two correct runs of the same job: who ran it and when.
+VOLATILE = frozenset({"run_id", "quarantined_at", "scored_at", "updated_at"})
+# Floats are compared to this many decimals: a resumed labelling run scores a chunk in other
+# batches than an uninterrupted one, and batch composition moves the last float bits.
+DECIMALS = 5
+# Short-lived JVMs warm up sooner with the C1 compiler alone (tests/conftest.py SHORT_LIVED_JVM).
+JVM_OPTIONS = "-Duser.timezone=UTC -XX:TieredStopAtLevel=1"
+MODEL_KINDS = {"teacher": "teacher.json", "student": "student.safetensors"}
+KILLED = -9
+
+
+@dataclass(frozen=True)
+class JobRun:
+    """One finished (or killed) job process."""
+
+    command: str
+    returncode: int
+    seconds: float
+    stderr: str
+
+    @property
+    def killed(self) -> bool:
+        return self.returncode == KILLED
+
+    def last_line(self) -> str:
+        lines = [line for line in self.stderr.strip().splitlines() if line.strip()]
+        return lines[-1] if lines else ""
+
+
+def job_env(fault_at: str | None = None, action: str | None = None, fault_log: str | Path | None = None,
+            extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This interpreter's environment for a job process: no SEARCHREL_* of the caller, the repo first on the path."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEARCHREL_") or k == "SEARCHREL_CACHE"}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])
+    env["PYSPARK_PYTHON"] = sys.executable
+    env["PYARROW_IGNORE_TIMEZONE"] = "1"
+    env["TOKENIZERS_PARALLELISM"] = "false"
+    if fault_at:
+        env["SEARCHREL_FAULT_AT"] = fault_at
+    if action:
+        env["SEARCHREL_FAULT_ACTION"] = action
+    if fault_log:
+        env["SEARCHREL_FAULT_LOG"] = str(fault_log)
+    env.update(extra or {})
+    return env
+
+
+def job_argv(command: str, args: Iterable[str], warehouse: str | Path, config: str | Path) -> list[str]:
+    return [sys.executable, "-m", "searchrel.cli", command, *args, "--warehouse", str(warehouse),
+            "--config", str(config)]
+
+
+def write_config(path: str | Path, extra: str = "") -> Path:
+    """A job config for fault runs: two cores, two shuffle partitions, the short-lived JVM; `extra` YAML appended."""
+    target = Path(path)
+    target.write_text(
+        "spark:\n  master: local[2]\n  shuffle_partitions: 2\n  driver_memory: 2g\n  app_name: searchrel-faults\n"
+        f"  conf:\n    spark.driver.extraJavaOptions: \"{JVM_OPTIONS}\"\n" + extra, encoding="utf-8")
+    return target
+
+
+def start_job(command: str, args: Iterable[str], warehouse: str | Path, config: str | Path,
+              **env: Any) -> tuple[subprocess.Popen, float]:
+    """Start a job process (stderr to a pipe, read by `finish`)."""
+    proc = subprocess.Popen(job_argv(command, args, warehouse, config), cwd=str(REPO), env=job_env(**env),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return proc, time.perf_counter()
+
+
+def finish(command: str, started: tuple[subprocess.Popen, float], timeout: float = 900) -> JobRun:
+    proc, t0 = started
+    try:
+        _, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+        raise
+    return JobRun(command, proc.returncode, time.perf_counter() - t0, err or "")
+
+
+def run_job(command: str, args: Iterable[str], warehouse: str | Path, config: str | Path, timeout: float = 900,
+            **env: Any) -> JobRun:
+    """Run a job process to its end (or its kill)."""
+    return finish(command, start_job(command, args, warehouse, config, **env), timeout)
+
+
+def fault_points(log_path: str | Path) -> list[tuple[str, int, str]]:
+    """The checkpoints a run passed (name, n-th, detail), read from its SEARCHREL_FAULT_LOG file."""
+    path = Path(log_path)
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        name, nth, detail = (line.split("\t") + ["", ""])[:3]
+        out.append((name, int(nth), detail))
+    return out
+
+
+# -- state ------------------------------------------------------------------------------
+
+
+def delta_tables(warehouse: str | Path) -> list[str]:
+    """`layer/name` of every Delta table under the warehouse."""
+    root = Path(warehouse)
+    return sorted(f"{p.parent.parent.name}/{p.parent.name}" for p in root.glob("*/*/_delta_log"))
+
+
+def delta_version(warehouse: str | Path, table: str) -> int | None:
+    """The table's last committed version, from its log; checks every commit file is whole JSON."""
+    log = Path(warehouse) / table / "_delta_log"
+    commits = sorted(log.glob("[0-9]*.json"))
+    if not commits:
+        return None
+    for commit in commits:  # a commit file is written by rename: never half a file
+        for line in commit.read_text(encoding="utf-8").splitlines():
+            json.loads(line)
+    return int(commits[-1].name.split(".")[0])
+
+
+def _normal(value: Any) -> Any:
+    if isinstance(value, float):
+        return None if math.isnan(value) else round(value, DECIMALS)
+    if isinstance(value, dict):
+        return {k: _normal(v) for k, v in value.items() if k not in VOLATILE}
+    if isinstance(value, (list, tuple)):
+        return [_normal(v) for v in value]
+    if isinstance(value, (bytes, bytearray)):
+        return value.hex()
+    return value if isinstance(value, (int, str, bool, type(None))) else str(value)
+
+
+def table_rows(spark, warehouse: str | Path, table: str) -> list[str]:
+    """The table's rows as sorted JSON lines, volatile columns left out: equal lists, equal tables."""
+    df = spark.read.format("delta").load(str(Path(warehouse) / table))
+    keep = [c for c in df.columns if c not in VOLATILE]
+    return sorted(json.dumps(_normal(r.asDict(recursive=True)), sort_keys=True) for r in df.select(*keep).collect())
+
+
+def duplicated_keys(rows: list[str], keys: Iterable[str]) -> int:
+    """Rows whose key is already held by another row."""
+    seen: set[tuple] = set()
+    dups = 0
+    for line in rows:
+        row = json.loads(line)
+        key = tuple(json.dumps(row.get(k), sort_keys=True) for k in keys)
+        dups += key in seen
+        seen.add(key)
+    return dups
+
+
+def models_state(models: str | Path) -> dict[str, Any]:
+    """Per kind: the listed versions (as the registry lists them), the pointer's version, hidden leftovers."""
+    from modeling import registry
+
+    out: dict[str, Any] = {}
+    for kind, marker in MODEL_KINDS.items():
+        root = Path(models) / kind
+        out[kind] = {
+            "versions": registry.versions(root, marker),
+            "current": registry.current_version(root) if root.exists() else None,
+            "hidden": sorted(p.name for p in root.glob(".*")) if root.exists() else [],
+        }
+    return out
+
+
+def check_models(models: str | Path) -> list[str]:
+    """What is wrong with a models folder after a fault: a pointer to a version that does not
+    resolve or load, a listed version missing its files. Empty when all is whole."""
+    from modeling import registry
+
+    problems = []
+    for kind, marker in MODEL_KINDS.items():
+        root = Path(models) / kind
+        if not root.exists():
+            continue
+        pointer = root / registry.POINTER_FILE
+        if pointer.exists():
+            try:
+                json.loads(pointer.read_text(encoding="utf-8"))
+                target = registry.resolve(root, "current", marker, kind)
+            except Exception as exc:  # noqa: BLE001 - reported, not raised
+                problems.append(f"{kind}: current does not resolve: {exc}")
+                continue
+            problems += [f"{kind}: current {target.name}: {p}" for p in _version_problems(kind, target)]
+        for version in registry.versions(root, marker):
+            problems += [f"{kind}: {version}: {p}" for p in _version_problems(kind, root / version)]
+    return problems
+
+
+def _version_problems(kind: str, folder: Path) -> list[str]:
+    """A version folder is whole when its model loads (teacher) or its files all parse (student)."""
+    try:
+        if kind == "teacher":
+            from modeling.teacher_store import load_teacher
+
+            load_teacher(folder)
+        else:
+            from modeling.student import load_student
+
+            load_student(folder)
+            for name in ("student.onnx",):
+                if not (folder / name).exists():
+                    return [f"no {name}"]
+    except Exception as exc:  # noqa: BLE001
+        return [f"does not load: {type(exc).__name__}: {exc}"]
+    return []

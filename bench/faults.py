@@ -1,0 +1,299 @@
+"""Benchmark: every writing job killed at random fault points, and writers racing; what was lost, time to recover.
+
+For each of the eight jobs that write (simulate, import-labels, aggregate,
+assemble-text, label, student-features, student-train, teacher-train), on a copy
+of one prepared tiny warehouse:
+
+1. an uninterrupted run, with SEARCHREL_FAULT_LOG listing every fault point it passes
+   (`searchrel.core.faults`): the reference tables and models;
+2. `--repeats` times: a fresh copy, the job started as a process and SIGKILLed at a
+   point drawn at random from that list; the state it leaves checked (every table
+   readable, a table the run never committed to unchanged, `current` resolving to a
+   version that loads, no half-written version listed); then the job rerun, and its
+   tables compared row for row with the reference: rows lost (in the reference, not
+   after the rerun) and rows extra (after the rerun, not in the reference), which must
+   both be 0, and the rerun's seconds, the time to recover.
+
+Then two races, `--repeats` times each: the same job for the same day twice at once
+(assemble-text), and two imports into the same tables (import-labels), released
+together at their first commit by a fault barrier; both must succeed (the loser
+retries) with the tables of one sequential run.
+
+Writes `<out>/reliability.json` (the report's "Reliability" section and README's table
+read it) and prints a markdown table.
+
+    .venv/bin/python bench/faults.py [--repeats 20] [--jobs aggregate,label] [--out <dir>] [--seed 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import datetime as dt
+import json
+import os
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+
+import fault_harness as fh  # noqa: E402
+
+DAY0, DAY = "2026-11-22", "2026-11-23"
+EXTRA = ("features:\n  query_tokens:\n    window_days: 3\n  link_text:\n    window_days: 3\n"
+         "labelling:\n  chunk_rows: 150\nteacher:\n  epochs: 1\n  max_length: 48\n  head_hidden: [16]\n"
+         "student:\n  epochs: 1\n  train_human_baseline: true\n")
+JOBS = ("simulate", "import-labels", "aggregate", "assemble-text", "label", "student-features", "student-train",
+        "teacher-train")
+
+
+def _labels_csv(path: Path, tag: str, n: int = 40) -> Path:
+    path.write_text("query,title,grade\n" + "".join(f"bench query {tag} {i},bench item {tag} {i},{1 + i % 5}\n"
+                                                      for i in range(n)), encoding="utf-8")
+    return path
+
+
+def job_args(job: str, work: Path, backbone: Path) -> list[str]:
+    """Each job's arguments against the prepared warehouse (a fixed --version, so a rerun replaces it)."""
+    return {
+        "simulate": ["--scale", "tiny"],
+        "import-labels": ["--query-col", "query", "--text-col", "title", "--label-col", "grade", "--ds", DAY,
+                          str(work / "labels_a.csv")],
+        "aggregate": ["--ds", DAY],
+        "assemble-text": ["--ds", DAY0],
+        "label": ["--ds", DAY],
+        "student-features": ["--ds", DAY0],
+        "student-train": ["--version", "sbench", "--no-progress"],
+        "teacher-train": ["--version", "tbench", "--backbone", str(backbone)],
+    }[job]
+
+
+def prepare(work: Path, config: Path) -> tuple[Path, Path]:
+    """The tiny world with features, pin text, a teacher (current), labels and student examples of DAY0."""
+    from modeling.tiny_models import make_tiny_bert
+
+    warehouse = work / "base"
+    backbone = make_tiny_bert(work / "tiny_bert", seed=3)
+    steps = [("simulate", ["--scale", "tiny"]), ("aggregate", ["--ds", DAY0]), ("assemble-text", ["--ds", DAY0]),
+             ("teacher-train", ["--version", "t1", "--backbone", str(backbone)]), ("label", ["--ds", DAY0]),
+             ("student-features", ["--ds", DAY0])]
+    for command, args in steps:
+        run = fh.run_job(command, args, warehouse, config)
+        print(f"prepare: {command} {' '.join(args)}: exit {run.returncode} in {run.seconds:.0f} s", flush=True)
+        if run.returncode != 0:
+            raise SystemExit(run.stderr[-3000:])
+    _labels_csv(work / "labels_a.csv", "a")
+    _labels_csv(work / "labels_b.csv", "b")
+    return warehouse, backbone
+
+
+def fresh_copy(job: str, base: Path, to: Path) -> Path:
+    shutil.copytree(base, to)
+    if job == "import-labels":  # the simulated labels carry rater columns an import has not got: import alone
+        for table in ("raw/human_labels", "raw/pins"):
+            shutil.rmtree(to / table)
+    return to
+
+
+def snapshot(spark, warehouse: Path) -> dict[str, Any]:
+    return {"tables": {t: (fh.delta_version(warehouse, t), fh.table_rows(spark, warehouse, t))
+                       for t in fh.delta_tables(warehouse)},
+            "models": fh.models_state(warehouse / "models")}
+
+
+def compare(reference: dict[str, Any], got: dict[str, Any]) -> tuple[int, int]:
+    """(rows lost, rows extra) over every table, as multisets of normalised rows."""
+    lost = extra = 0
+    for table in set(reference["tables"]) | set(got["tables"]):
+        want = collections.Counter(reference["tables"].get(table, (None, []))[1])
+        have = collections.Counter(got["tables"].get(table, (None, []))[1])
+        lost += sum((want - have).values())
+        extra += sum((have - want).values())
+    return lost, extra
+
+
+def kind_of(point: tuple[str, int, str], commits: int) -> str:
+    name, nth, detail = point
+    if name == "table.commit.before":
+        return "before the first commit" if nth == 1 else "between commits"
+    if name == "table.commit.after":
+        return "after the last commit" if nth == commits else "between commits"
+    if name == "label.chunk.after":
+        return "between labelling chunks"
+    if name == "model.save.staged":
+        return "during a model save"
+    if name == "file.rename.before":
+        return "during the pointer swap" if detail.endswith("/current") else "during a report write"
+    return name
+
+
+def whole_after_kill(spark, before: dict[str, Any], warehouse: Path) -> list[str]:
+    """What a kill left half-done: a table changed without a commit, a pointer or version that does not load."""
+    problems = fh.check_models(warehouse / "models")
+    for table in fh.delta_tables(warehouse):
+        version = fh.delta_version(warehouse, table)
+        old_version, old_rows = before["tables"].get(table, (None, []))
+        if version == old_version and fh.table_rows(spark, warehouse, table) != old_rows:
+            problems.append(f"{table}: rows changed without a commit")
+        if old_version is not None and (version or -1) < old_version:
+            problems.append(f"{table}: version went back")
+    for kind, state in before["models"].items():
+        now = fh.models_state(warehouse / "models")[kind]
+        if not set(state["versions"]) <= set(now["versions"]):
+            problems.append(f"{kind}: a version disappeared")
+    return problems
+
+
+def kill_matrix(spark, jobs: list[str], repeats: int, rng: random.Random, work: Path, base: Path, config: Path,
+                backbone: Path) -> list[dict[str, Any]]:
+    results = []
+    for job in jobs:
+        args = job_args(job, work, backbone)
+        ref_dir = fresh_copy(job, base, work / f"{job}-reference")
+        points_file = work / f"{job}.points"
+        ref_run = fh.run_job(job, args, ref_dir, config, fault_log=points_file)
+        if ref_run.returncode != 0:
+            raise SystemExit(f"{job} reference run failed:\n{ref_run.stderr[-3000:]}")
+        points = fh.fault_points(points_file)
+        commits = sum(1 for p in points if p[0] == "table.commit.after")
+        reference = snapshot(spark, ref_dir)
+        print(f"{job}: reference {ref_run.seconds:.0f} s, {len(points)} fault points", flush=True)
+        for k in range(repeats):
+            point = rng.choice(points)
+            where = fresh_copy(job, base, work / f"{job}-{k}")
+            before = snapshot(spark, where)
+            killed = fh.run_job(job, args, where, config, fault_at=f"{point[0]}:{point[1]}")
+            problems = [] if killed.killed else [f"not killed (exit {killed.returncode})"]
+            problems += whole_after_kill(spark, before, where)
+            rerun = fh.run_job(job, args, where, config)
+            if rerun.returncode != 0:
+                problems.append(f"rerun exit {rerun.returncode}: {rerun.last_line()}")
+            after = snapshot(spark, where)
+            lost, extra = compare(reference, after)
+            models_ok = fh.check_models(where / "models") == [] and (
+                after["models"]["teacher"]["current"] == reference["models"]["teacher"]["current"]
+                and after["models"]["student"]["current"] == reference["models"]["student"]["current"])
+            if not models_ok:
+                problems.append("models differ from the reference after the rerun")
+            results.append({"fault": "kill", "job": job, "point": f"{point[0]}:{point[1]}", "detail": point[2],
+                            "kind": kind_of(point, commits), "rows_lost": lost, "rows_extra": extra,
+                            "problems": problems, "recover_s": round(rerun.seconds, 1),
+                            "uninterrupted_s": round(ref_run.seconds, 1)})
+            print(f"  kill at {point[0]}:{point[1]} ({point[2]}): lost {lost}, extra {extra}, "
+                  f"recovered in {rerun.seconds:.0f} s{'; ' + '; '.join(problems) if problems else ''}", flush=True)
+            shutil.rmtree(where, ignore_errors=True)
+        shutil.rmtree(ref_dir, ignore_errors=True)
+    return results
+
+
+def races(spark, repeats: int, work: Path, base: Path, config: Path) -> list[dict[str, Any]]:
+    cases = {
+        "same job, same day, twice at once": ("assemble-text", [["--ds", DAY0], ["--ds", DAY0]]),
+        "two imports into the same tables": ("import-labels", [
+            ["--query-col", "query", "--text-col", "title", "--label-col", "grade", "--ds", DAY, str(work / f)]
+            for f in ("labels_a.csv", "labels_b.csv")]),
+    }
+    results = []
+    for what, (job, arg_sets) in cases.items():
+        ref_dir = fresh_copy(job, base, work / f"race-{job}-reference")
+        for args in arg_sets:
+            if fh.run_job(job, args, ref_dir, config).returncode != 0:
+                raise SystemExit(f"{job} sequential reference failed")
+        reference = snapshot(spark, ref_dir)
+        for k in range(repeats):
+            where = fresh_copy(job, base, work / f"race-{job}-{k}")
+            barrier = f"barrier:{work / f'barrier-{job}-{k}'}:{len(arg_sets)}"
+            t0 = time.perf_counter()
+            started = [fh.start_job(job, args, where, config, fault_at="table.commit.before:1", action=barrier)
+                       for args in arg_sets]
+            runs = [fh.finish(job, s) for s in started]
+            seconds = time.perf_counter() - t0
+            lost, extra = compare(reference, snapshot(spark, where))
+            retries = sum(r.stderr.count("lost a commit race") for r in runs)
+            problems = [f"exit {r.returncode}: {r.last_line()}" for r in runs if r.returncode != 0]
+            results.append({"fault": "race", "job": job, "kind": what, "rows_lost": lost, "rows_extra": extra,
+                            "retries": retries, "problems": problems, "recover_s": round(seconds, 1)})
+            print(f"  race {what}: lost {lost}, extra {extra}, {retries} retried commit(s), both done in "
+                  f"{seconds:.0f} s{'; ' + '; '.join(problems) if problems else ''}", flush=True)
+            shutil.rmtree(where, ignore_errors=True)
+    return results
+
+
+def summarise(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per fault kind: tried, how many times, rows lost/extra, problems, time to recover."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = collections.defaultdict(list)
+    for r in results:
+        groups[(r["fault"], r["kind"])].append(r)
+    rows = []
+    for (fault, kind), rs in sorted(groups.items()):
+        times = [r["recover_s"] for r in rs]
+        rows.append({"fault": fault, "kind": kind, "jobs": sorted({r["job"] for r in rs}), "tries": len(rs),
+                     "rows_lost": sum(r["rows_lost"] for r in rs), "rows_extra": sum(r["rows_extra"] for r in rs),
+                     "problems": sum(1 for r in rs if r["problems"]),
+                     "recover_s_median": round(statistics.median(times), 1), "recover_s_max": round(max(times), 1)})
+    return rows
+
+
+def markdown(summary: list[dict[str, Any]]) -> str:
+    lines = ["| fault | what was tried | jobs | tries | rows lost | rows extra | runs with a problem | "
+             "recovery (median / max s) |", "|---|---|---|---|---|---|---|---|"]
+    for s in summary:
+        lines.append(f"| {s['fault']} | {s['kind']} | {', '.join(s['jobs'])} | {s['tries']} | {s['rows_lost']} | "
+                     f"{s['rows_extra']} | {s['problems']} | {s['recover_s_median']} / {s['recover_s_max']} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=20, help="kills per job and runs per race (default 20)")
+    parser.add_argument("--jobs", default=",".join(JOBS), help=f"comma-separated subset of {','.join(JOBS)}")
+    parser.add_argument("--no-races", action="store_true", help="only the kills")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the random kill points")
+    parser.add_argument("--out", default=str(fh.REPO / "reports"), help="folder for reliability.json")
+    parser.add_argument("--work", help="scratch folder (default: a temporary one, removed after)")
+    args = parser.parse_args(argv)
+    jobs = [j for j in args.jobs.split(",") if j]
+    unknown = set(jobs) - set(JOBS)
+    if unknown:
+        parser.error(f"unknown job(s): {', '.join(sorted(unknown))}")
+
+    from searchrel.core.config import load_config
+    from searchrel.core.files import write_json_atomic
+    from searchrel.core.session import get_spark
+
+    work = Path(args.work or tempfile.mkdtemp(prefix="searchrel-faults-"))
+    work.mkdir(parents=True, exist_ok=True)
+    config = fh.write_config(work / "faults.yaml", EXTRA)
+    t0 = time.perf_counter()
+    try:
+        base, backbone = prepare(work, config)
+        spark = get_spark(load_config(config, environ={}))
+        rng = random.Random(args.seed)
+        results = kill_matrix(spark, jobs, args.repeats, rng, work, base, config, backbone)
+        if not args.no_races:
+            results += races(spark, args.repeats, work, base, config)
+    finally:
+        if not args.work:
+            shutil.rmtree(work, ignore_errors=True)
+    summary = summarise(results)
+    report = {"generated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+              "command": "bench/faults.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+              "repeats": args.repeats, "seed": args.seed, "seconds": round(time.perf_counter() - t0, 1),
+              "summary": summary, "runs": results}
+    path = write_json_atomic(Path(args.out) / "reliability.json", report)
+    print(markdown(summary))
+    print(f"wrote {path}")
+    bad = sum(s["rows_lost"] + s["rows_extra"] + s["problems"] for s in summary)
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
