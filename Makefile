@@ -12,8 +12,9 @@ STAMP := $(VENV)/.installed
 SCALE ?= small
 PYTEST_ARGS ?=
 # The suite mostly waits (Delta commits, the Airflow and spark-submit subprocesses), so
-# two workers on two cores take 13-19 min where one took ~30; a file stays on one worker
-# (its module fixtures are built once). `make test XDIST=` runs it serially.
+# two workers on two cores take about 24 min, the fault tests' real job processes included;
+# a file stays on one worker (its module fixtures are built once). `make test XDIST=` runs
+# it serially.
 XDIST ?= -n 2 --dist loadfile
 
 .PHONY: venv test demo bench clean

@@ -35,10 +35,11 @@ def test_a_failed_validation_stops_everything_downstream(fast_runs):
     assert ["spark_jobs/caption_pins.py", "--ds", DAY, "--json"] in calls
     assert not any("features/pin_captions" in c for c in calls)
     assert not any(c[0] == "spark_jobs/label_impressions.py" for c in calls)  # never submitted
-    # The three aggregate tables are validated in one driver.
-    assert [pipeline.RUN_JOBS, "validate", "features/pin_query_tokens", "--ds", DAY, "--then", "validate",
-            "features/pin_board_tokens", "--ds", DAY, "--then", "validate", "features/pin_link_text", "--ds",
-            DAY] in calls
+    # The day's raw events (the aggregation's input) and the three aggregate tables: one driver.
+    assert [pipeline.RUN_JOBS, "validate", "raw/search_events", "--ds", DAY, "--then",
+            "validate", "features/pin_query_tokens", "--ds", DAY, "--then",
+            "validate", "features/pin_board_tokens", "--ds", DAY, "--then",
+            "validate", "features/pin_link_text", "--ds", DAY] in calls
     argv = _calls(fast_runs["work"] / "gate.log")[0]
     assert argv[:4] == ["--master", "local[2]", "--properties-file", str(REPO / "conf" / "spark-submit.local.conf")]
     assert argv[argv.index("--warehouse") + 1] == str(fast_runs["warehouse"])
