@@ -22,7 +22,10 @@ retries) with the tables of one sequential run.
 Writes `<out>/reliability.json` (the report's "Reliability" section and README's table
 read it) and prints a markdown table.
 
-    .venv/bin/python bench/faults.py [--repeats 20] [--jobs aggregate,label] [--out <dir>] [--seed 1]
+    .venv/bin/python bench/faults.py [--repeats 20] [--jobs aggregate,label] [--out <dir>] [--seed 1] [--work <dir>]
+
+With --work, every finished run is kept in <work>/runs.jsonl, so the same command, rerun
+after a kill, goes on where it stopped.
 """
 
 from __future__ import annotations
@@ -96,6 +99,7 @@ def prepare(work: Path, config: Path) -> tuple[Path, Path]:
 
 
 def fresh_copy(job: str, base: Path, to: Path) -> Path:
+    shutil.rmtree(to, ignore_errors=True)  # left by a bench that was killed
     shutil.copytree(base, to)
     if job == "import-labels":  # the simulated labels carry rater columns an import has not got: import alone
         for table in ("raw/human_labels", "raw/pins"):
@@ -152,11 +156,13 @@ def whole_after_kill(spark, before: dict[str, Any], warehouse: Path) -> list[str
     return problems
 
 
-def kill_matrix(spark, jobs: list[str], repeats: int, rng: random.Random, work: Path, base: Path, config: Path,
-                backbone: Path) -> list[dict[str, Any]]:
-    results = []
+def kill_matrix(spark, jobs: list[str], repeats: int, seed: int, work: Path, base: Path, config: Path,
+                backbone: Path, done: set[tuple[str, int]], record) -> None:
     for job in jobs:
         args = job_args(job, work, backbone)
+        if all((job, k) in done for k in range(repeats)):
+            continue
+        rng = random.Random(f"{seed}:{job}")  # per job, so a resumed bench draws the same points
         ref_dir = fresh_copy(job, base, work / f"{job}-reference")
         points_file = work / f"{job}.points"
         ref_run = fh.run_job(job, args, ref_dir, config, fault_log=points_file)
@@ -167,7 +173,9 @@ def kill_matrix(spark, jobs: list[str], repeats: int, rng: random.Random, work: 
         reference = snapshot(spark, ref_dir)
         print(f"{job}: reference {ref_run.seconds:.0f} s, {len(points)} fault points", flush=True)
         for k in range(repeats):
-            point = rng.choice(points)
+            point = rng.choice(points)  # drawn even when done, so a resumed run draws the same points
+            if (job, k) in done:
+                continue
             where = fresh_copy(job, base, work / f"{job}-{k}")
             before = snapshot(spark, where)
             killed = fh.run_job(job, args, where, config, fault_at=f"{point[0]}:{point[1]}")
@@ -183,32 +191,34 @@ def kill_matrix(spark, jobs: list[str], repeats: int, rng: random.Random, work: 
                 and after["models"]["student"]["current"] == reference["models"]["student"]["current"])
             if not models_ok:
                 problems.append("models differ from the reference after the rerun")
-            results.append({"fault": "kill", "job": job, "point": f"{point[0]}:{point[1]}", "detail": point[2],
-                            "kind": kind_of(point, commits), "rows_lost": lost, "rows_extra": extra,
-                            "problems": problems, "recover_s": round(rerun.seconds, 1),
-                            "uninterrupted_s": round(ref_run.seconds, 1)})
+            record({"fault": "kill", "job": job, "repeat": k, "point": f"{point[0]}:{point[1]}",
+                    "detail": point[2], "kind": kind_of(point, commits), "rows_lost": lost, "rows_extra": extra,
+                    "problems": problems, "recover_s": round(rerun.seconds, 1),
+                    "uninterrupted_s": round(ref_run.seconds, 1)})
             print(f"  kill at {point[0]}:{point[1]} ({point[2]}): lost {lost}, extra {extra}, "
                   f"recovered in {rerun.seconds:.0f} s{'; ' + '; '.join(problems) if problems else ''}", flush=True)
             shutil.rmtree(where, ignore_errors=True)
         shutil.rmtree(ref_dir, ignore_errors=True)
-    return results
 
 
-def races(spark, repeats: int, work: Path, base: Path, config: Path) -> list[dict[str, Any]]:
+def races(spark, repeats: int, work: Path, base: Path, config: Path, done: set[tuple[str, int]], record) -> None:
     cases = {
         "same job, same day, twice at once": ("assemble-text", [["--ds", DAY0], ["--ds", DAY0]]),
         "two imports into the same tables": ("import-labels", [
             ["--query-col", "query", "--text-col", "title", "--label-col", "grade", "--ds", DAY, str(work / f)]
             for f in ("labels_a.csv", "labels_b.csv")]),
     }
-    results = []
     for what, (job, arg_sets) in cases.items():
+        if all((what, k) in done for k in range(repeats)):
+            continue
         ref_dir = fresh_copy(job, base, work / f"race-{job}-reference")
         for args in arg_sets:
             if fh.run_job(job, args, ref_dir, config).returncode != 0:
                 raise SystemExit(f"{job} sequential reference failed")
         reference = snapshot(spark, ref_dir)
         for k in range(repeats):
+            if (what, k) in done:
+                continue
             where = fresh_copy(job, base, work / f"race-{job}-{k}")
             barrier = f"barrier:{work / f'barrier-{job}-{k}'}:{len(arg_sets)}"
             t0 = time.perf_counter()
@@ -219,12 +229,12 @@ def races(spark, repeats: int, work: Path, base: Path, config: Path) -> list[dic
             lost, extra = compare(reference, snapshot(spark, where))
             retries = sum(r.stderr.count("lost a commit race") for r in runs)
             problems = [f"exit {r.returncode}: {r.last_line()}" for r in runs if r.returncode != 0]
-            results.append({"fault": "race", "job": job, "kind": what, "rows_lost": lost, "rows_extra": extra,
-                            "retries": retries, "problems": problems, "recover_s": round(seconds, 1)})
+            record({"fault": "race", "job": job, "kind": what, "repeat": k, "rows_lost": lost, "rows_extra": extra,
+                    "retries": retries, "problems": problems, "recover_s": round(seconds, 1)})
             print(f"  race {what}: lost {lost}, extra {extra}, {retries} retried commit(s), both done in "
                   f"{seconds:.0f} s{'; ' + '; '.join(problems) if problems else ''}", flush=True)
             shutil.rmtree(where, ignore_errors=True)
-    return results
+        shutil.rmtree(ref_dir, ignore_errors=True)
 
 
 def summarise(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -272,14 +282,30 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(args.work or tempfile.mkdtemp(prefix="searchrel-faults-"))
     work.mkdir(parents=True, exist_ok=True)
     config = fh.write_config(work / "faults.yaml", EXTRA)
+    # Each finished run is appended to <work>/runs.jsonl at once: a killed bench rerun with the same
+    # --work, --seed and --repeats goes on from where it stopped (the prepared warehouse is kept too).
+    runs_log = work / "runs.jsonl"
+    results = [json.loads(line) for line in runs_log.read_text().splitlines()] if runs_log.exists() else []
+    results = [r for r in results if r["job"] in jobs or r["fault"] == "race"]
+    done = {(r["job"] if r["fault"] == "kill" else r["kind"], r["repeat"]) for r in results}
+
+    def record(result: dict[str, Any]) -> None:
+        results.append(result)
+        with runs_log.open("a", encoding="utf-8") as out:
+            out.write(json.dumps(result) + "\n")
+
     t0 = time.perf_counter()
     try:
-        base, backbone = prepare(work, config)
+        if (work / "prepared").exists():
+            base, backbone = work / "base", work / "tiny_bert"
+        else:
+            shutil.rmtree(work / "base", ignore_errors=True)
+            base, backbone = prepare(work, config)
+            (work / "prepared").touch()
         spark = get_spark(load_config(config, environ={}))
-        rng = random.Random(args.seed)
-        results = kill_matrix(spark, jobs, args.repeats, rng, work, base, config, backbone)
+        kill_matrix(spark, jobs, args.repeats, args.seed, work, base, config, backbone, done, record)
         if not args.no_races:
-            results += races(spark, args.repeats, work, base, config)
+            races(spark, args.repeats, work, base, config, done, record)
     finally:
         if not args.work:
             shutil.rmtree(work, ignore_errors=True)

@@ -17,18 +17,24 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
-from pathlib import Path
-
 import shutil
 import tempfile
+import time
 import uuid
+from pathlib import Path
 
 from searchrel.core.faults import checkpoint
 from searchrel.core.files import write_json_atomic
 from searchrel.core.names import check_plain_name
 
+log = logging.getLogger(__name__)
+
 POINTER_FILE = "current"
+# A hidden staging or set-aside folder this old is what a killed save left behind: no save
+# runs that long (a save stages files, it does not train), and one still running is younger.
+STALE_STAGING_S = 24 * 3600
 CURRENT = "current"
 
 
@@ -57,7 +63,25 @@ def staging_dir(final: str | os.PathLike[str]) -> Path:
     """
     target = Path(final)
     target.parent.mkdir(parents=True, exist_ok=True)
+    sweep_stale(target.parent)
     return Path(tempfile.mkdtemp(prefix=f".{target.name}.staging-", dir=target.parent))
+
+
+def sweep_stale(root: str | os.PathLike[str], older_than_s: float = STALE_STAGING_S) -> list[str]:
+    """Delete the hidden staging and set-aside folders that killed saves left under `root`.
+
+    Only folders last changed over `older_than_s` ago: a younger one may belong to a save
+    running now. Returns the names deleted.
+    """
+    base, now, gone = Path(root), time.time(), []
+    for path in base.iterdir() if base.is_dir() else []:
+        if not (path.name.startswith(".") and path.is_dir() and (".staging-" in path.name or ".replaced-" in path.name)):
+            continue
+        if now - path.stat().st_mtime > older_than_s:
+            shutil.rmtree(path, ignore_errors=True)
+            log.info("removed %s, left by a save that did not finish", path)
+            gone.append(path.name)
+    return gone
 
 
 def publish_staged(staging: str | os.PathLike[str], final: str | os.PathLike[str]) -> Path:

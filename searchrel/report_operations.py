@@ -10,6 +10,7 @@ from pathlib import Path
 
 from searchrel import report_plots as plots
 from searchrel.core import catalog
+from searchrel.core.files import read_records
 from searchrel.report_sections import Section, Table, load_json
 
 # The tables whose sizes the report shows, in pipeline order.
@@ -41,7 +42,9 @@ def volumes(tables, out: Path) -> Section:
 
 def throughput(reports: Path) -> Section:
     section = Section("throughput", "Labelling and serving throughput")
-    runs = load_json(reports / "label_runs.json") or []
+    # One file a run under label_runs/ (searchrel.core.files.add_record); warehouses from before
+    # that keep their runs in one label_runs.json list.
+    runs = (load_json(reports / "label_runs.json") or []) + read_records(reports / "label_runs")
     serving = load_json(reports / "student_serving.json") or {}
     compute = load_json(reports / "compute_ratio.json") or {}
     runs = [r for r in runs if isinstance(r, dict) and r.get("rows")]

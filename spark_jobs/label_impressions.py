@@ -34,7 +34,7 @@ log = logging.getLogger("searchrel.label")
 SCORES = catalog.TEACHER_SCORES.name
 IMPRESSIONS = catalog.IMPRESSIONS.name
 PIN_TEXT = catalog.PIN_TEXT.name
-RUNS_FILE = "label_runs.json"
+RUNS_DIR = "label_runs"
 # Test hook: raise after committing this many chunks, to prove a killed run resumes exactly once.
 CRASH_ENV = "SEARCHREL_LABEL_CRASH_AFTER_CHUNKS"
 ARROW_BATCH_CONF = "spark.sql.execution.arrow.maxRecordsPerBatch"
@@ -86,12 +86,19 @@ def _ensure_scores_table(ctx: runner.JobContext) -> None:
 
         ctx.tables.commit(SCORES, create)
         return
-    have = set(ctx.tables.read(SCORES).columns)
-    missing = [f for f in ctx.spark.createDataFrame([], catalog.TEACHER_SCORES.schema).schema if f.name not in have]
-    if missing:
-        columns = ", ".join(f"{f.name} {f.dataType.simpleString()}" for f in missing)
-        log.info("label: adding column(s) %s to %s", columns, SCORES)
-        ctx.spark.sql(f"ALTER TABLE delta.`{path}` ADD COLUMNS ({columns})")
+    wanted = ctx.spark.createDataFrame([], catalog.TEACHER_SCORES.schema).schema
+
+    def add_missing_columns() -> None:
+        # Looked up on each try: a concurrent run that won the race may have added them already.
+        have = set(ctx.tables.read(SCORES).columns)
+        missing = [f for f in wanted if f.name not in have]
+        if missing:
+            columns = ", ".join(f"{f.name} {f.dataType.simpleString()}" for f in missing)
+            log.info("label: adding column(s) %s to %s", columns, SCORES)
+            ctx.spark.sql(f"ALTER TABLE delta.`{path}` ADD COLUMNS ({columns})")
+
+    if any(f.name not in set(ctx.tables.read(SCORES).columns) for f in wanted):
+        ctx.tables.commit(SCORES, add_missing_columns)
 
 
 def _check_backend(backend: str, device: str, meta: dict[str, Any], version: str) -> None:
@@ -137,25 +144,14 @@ def _spark_conf(spark, key: str, value: str) -> Iterator[None]:
 
 
 def _record_run(ctx: runner.JobContext, record: dict[str, Any]) -> None:
-    """Append this run to <warehouse>/reports/label_runs.json (a JSON list; the demo report reads it)."""
-    from pyarrow import fs as pafs
+    """Add this run to <warehouse>/reports/label_runs/, one file a run (the demo report reads them).
 
-    path = os.path.join(ctx.config.reports_path, RUNS_FILE)
-    filesystem, where = pafs.FileSystem.from_uri(path if "://" in path else "file://" + path)
-    runs: list[dict[str, Any]] = []
-    if filesystem.get_file_info(where).type == pafs.FileType.File:
-        with filesystem.open_input_stream(where) as fh:
-            try:
-                loaded = json.loads(fh.read().decode("utf-8") or "[]")
-                runs = loaded if isinstance(loaded, list) else []
-            except json.JSONDecodeError:
-                log.warning("%s was not valid JSON; starting it afresh", path)
-    runs.append(record)
-    filesystem.create_dir(where.rsplit("/", 1)[0], recursive=True)
-    tmp = where + ".tmp"
-    with filesystem.open_output_stream(tmp) as fh:
-        fh.write(json.dumps(runs, indent=2, default=str).encode("utf-8"))
-    filesystem.move(tmp, where)
+    A file of its own, not an entry in a shared list: two label runs at once each keep
+    their record (`searchrel.core.files.add_record`).
+    """
+    from searchrel.core.files import add_record
+
+    add_record(os.path.join(ctx.config.reports_path, RUNS_DIR), record)
 
 
 def run(ctx: runner.JobContext) -> dict[str, Any]:

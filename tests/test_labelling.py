@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 from pyspark.sql import functions as F
 
+from searchrel.core.files import read_records
+
 # Python workers must run this interpreter (torch, numpy), not whatever python3 is on PATH.
 
 D1, D2, D3 = "2026-11-21", "2026-11-22", "2026-11-23"
@@ -224,7 +226,7 @@ def test_job_is_incremental_a_noop_when_done_and_force_replaces_atomically(spark
     assert all(r[4] > max(s[4] for s in second) for r in t1)  # every t1 row rescored
     assert sum(r[3] == "t0" for r in forced) == 1
 
-    runs = json.loads((Path(tables.root) / "reports" / "label_runs.json").read_text())
+    runs = read_records(Path(tables.root) / "reports" / "label_runs")
     assert [r["rows"] for r in runs] == [3, 0, 2, 5]
     assert all(r["rows_quarantined"] == 2 for r in runs)
 

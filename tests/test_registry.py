@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 
 import pytest
 
@@ -59,3 +61,21 @@ def test_versions_are_the_marked_folders_in_name_order(tmp_path):
     assert registry.current_version(root) is None
     registry.set_current(root, "v1", "teacher.json")
     assert registry.current_version(root) == "v1"
+
+
+def test_a_new_save_sweeps_what_killed_saves_left_but_not_a_save_in_progress(tmp_path):
+    from modeling.registry import STALE_STAGING_S, staging_dir
+
+    root = tmp_path / "teacher"
+    (root / "v1").mkdir(parents=True)
+    old_staging, old_aside, running = (root / ".v2.staging-ab12", root / ".v1.replaced-0f0f", root / ".v3.staging-cd34")
+    for folder in (old_staging, old_aside, running):
+        folder.mkdir()
+        (folder / "teacher.json").write_text("{}")
+    long_ago = time.time() - STALE_STAGING_S - 60
+    for folder in (old_staging, old_aside, root / "v1"):
+        os.utime(folder, (long_ago, long_ago))
+
+    new = staging_dir(root / "v4")
+
+    assert sorted(p.name for p in root.iterdir()) == sorted([".v3.staging-cd34", "v1", new.name])

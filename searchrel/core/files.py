@@ -10,8 +10,10 @@ temporary behind.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -38,3 +40,36 @@ def write_json_atomic(path: str | os.PathLike[str], obj: Any, **dumps: Any) -> P
     dumps.setdefault("indent", 2)
     dumps.setdefault("default", str)
     return write_text_atomic(path, json.dumps(obj, **dumps) + "\n")
+
+
+def add_record(folder: str, record: dict[str, Any]) -> str:
+    """Add one record (a run's summary) to a log folder, as a file of its own; returns its path.
+
+    A log kept as one JSON list is a read-modify-write, and of two runs at once the
+    later rename drops the other's record. One new file per record needs no lock and
+    no rename, on a local disk or an object store (`folder` may be a URI pyarrow
+    opens). The name starts with the UTC time, so name order is time order.
+    """
+    from pyarrow import fs as pafs
+
+    filesystem, where = pafs.FileSystem.from_uri(folder if "://" in folder else "file://" + os.path.abspath(folder))
+    filesystem.create_dir(where, recursive=True)
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    name = f"{where.rstrip('/')}/{stamp}-{uuid.uuid4().hex[:8]}.json"
+    with filesystem.open_output_stream(name) as out:
+        out.write(json.dumps(record, indent=2, default=str).encode("utf-8"))
+    return name
+
+
+def read_records(folder: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """The records `add_record` wrote to a local folder, oldest first; unreadable files are skipped."""
+    base = Path(folder)
+    records = []
+    for path in sorted(base.glob("*.json")) if base.is_dir() else []:
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # a record being written by a run that is still going, or a stray file
+        if isinstance(record, dict):
+            records.append(record)
+    return records
