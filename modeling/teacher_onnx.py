@@ -43,7 +43,7 @@ from modeling.teacher_inference import MODEL_INPUTS
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("torch", "onnx", "onnx-int8")
+BACKENDS = ("torch", "torch-bf16", "onnx", "onnx-int8")
 ONNX_BACKENDS = ("onnx", "onnx-int8")
 GRAPH_FILE = "teacher.onnx"
 OPSET = 17
@@ -53,12 +53,28 @@ class UnsupportedTeacher(ValueError):
     """The teacher cannot run on an ONNX backend; the message says which backend to use instead."""
 
 
+def cpu_has_bf16() -> bool:
+    """Whether this CPU multiplies bf16 in hardware; elsewhere torch emulates it, slower than fp32."""
+    import torch
+
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in probes)
+
+
 def refusal(backend: str, device: str, meta: dict[str, Any], name: str) -> str | None:
     """Why `backend` cannot score this teacher on `device` (one line naming the fix), or None when it can.
 
     The one rule: the job checks it on the driver (a usage error before any Spark work), the
     workers again before they export.
     """
+    if backend == "torch-bf16":
+        if device == "cuda":
+            return ("labelling.backend=torch-bf16 is the CPU's bf16 path; on a GPU use labelling.backend=torch "
+                    "(labelling.gpu_dtype picks bf16 there)")
+        if not cpu_has_bf16():
+            return ("labelling.backend=torch-bf16 needs a CPU with bf16 instructions (AVX512-BF16 or AMX), "
+                    "and this one has neither: use labelling.backend=torch or onnx-int8")
+        return None
     if backend not in ONNX_BACKENDS:
         return None
     if meta.get("is_decoder"):

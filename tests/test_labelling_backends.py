@@ -1,4 +1,4 @@
-"""labelling.backend: the ONNX Runtime graphs score like the PyTorch teacher, are cached, and are recorded per row."""
+"""labelling.backend: bf16 and the ONNX Runtime graphs score like the PyTorch teacher, are cached, and are recorded per row."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from searchrel.core.errors import UsageError
+from searchrel.core.files import read_records
 
 D2, D3 = "2026-11-22", "2026-11-23"
 QUERIES = ["navy rug", "q", "wool rug geometric pattern for living room", "cream", "rug", "x y z", "living room"]
@@ -20,6 +21,9 @@ TEXTS = [LONG, "rug", "rug", LONG + " extra words", "", "area " * 30, "sofa"]
 # about 0.01 on average on a real teacher (bench/label_throughput.py); the tiny teacher's
 # head is scaled by 40 (conftest), which scales the error of its pooled vector with it.
 FP32_ATOL, INT8_ATOL = 1e-4, 0.15
+# bf16 keeps 8 bits of mantissa in the matrix products (LayerNorm, softmax and the head's output
+# stay fp32): on the real demo teacher max |dp| 0.015, argmax agreement 0.997.
+BF16_ATOL = 0.1
 
 
 def _probs(teacher_dir: Path, backend: str, cache: Path) -> np.ndarray:
@@ -42,6 +46,30 @@ def test_onnx_backends_score_like_the_pytorch_teacher(tiny_teacher, tmp_path):
     assert np.abs(int8 - reference).max() < INT8_ATOL
     assert (int8.argmax(axis=1) == reference.argmax(axis=1)).all()  # this teacher's top levels are far apart
     assert np.abs(int8 - reference).max() > 1e-6  # int8 really ran: its arithmetic is not fp32's
+
+
+def test_the_bf16_backend_scores_like_fp32_where_the_cpu_has_bf16_and_is_refused_where_not(tiny_teacher, tmp_path,
+                                                                                           monkeypatch):
+    import torch
+
+    from modeling import teacher_onnx
+    from spark_jobs.label_impressions import _check_backend
+
+    teacher_dir = tiny_teacher / "teacher" / "t1"
+    encoder = {"is_decoder": False, "backbone": "minilm-l6"}
+    with pytest.raises(UsageError, match="on a GPU use labelling.backend=torch"):
+        _check_backend("torch-bf16", "cuda", encoder, "e1")
+    if teacher_onnx.cpu_has_bf16():
+        reference = _probs(teacher_dir, "torch", tmp_path)
+        bf16 = _probs(teacher_dir, "torch-bf16", tmp_path)
+        np.testing.assert_allclose(bf16.sum(axis=1), 1.0, atol=1e-5)
+        assert np.abs(bf16 - reference).max() < BF16_ATOL
+        assert (bf16.argmax(axis=1) == reference.argmax(axis=1)).all()
+        assert np.abs(bf16 - reference).max() > 1e-6  # bf16 really ran
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    with pytest.raises(UsageError, match="needs a CPU with bf16 instructions"):
+        _check_backend("torch-bf16", "auto", encoder, "e1")
 
 
 def test_the_graph_is_exported_once_and_again_for_a_retrained_teacher(tiny_teacher, tmp_path):
@@ -108,5 +136,5 @@ def test_each_row_records_its_backend_and_an_older_table_gains_the_column(spark,
     rows = {(r.ds, r.pin_id): r.backend for r in tables.read("labels/teacher_scores").collect()}
     assert rows == {(D2, "p1"): None, (D3, "p1"): "onnx", (D3, "p2"): "onnx"}
     assert os.listdir(tmp_path / "onnx")  # the workers used the configured cache
-    runs = json.loads((Path(tables.root) / "reports" / "label_runs.json").read_text())
+    runs = read_records(Path(tables.root) / "reports" / "label_runs")
     assert runs[-1]["backend"] == "onnx"

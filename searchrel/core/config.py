@@ -168,6 +168,13 @@ class TeacherConfig(Section):
     # while the backbone only needs nudging.
     head_learning_rate: float | None = Field(default=1e-3, gt=0)
     weight_decay: float = Field(default=0.01, ge=0)
+    # Layer-wise rate decay: layer k of n trains at learning_rate * decay**(n - k), the embeddings
+    # at decay**n (1.0 = one rate for the whole backbone). Low layers hold what pre-training
+    # learnt and a few thousand labels mostly move them off it.
+    layer_lr_decay: float = Field(default=1.0, gt=0, le=1)
+    # Exponential moving average of the trainable weights (0 = off); validation scores, selection
+    # and the saved model use the average, whose scores do not swing from one step to the next.
+    ema_decay: float = Field(default=0.0, ge=0, lt=1)
     warmup_ratio: float = Field(default=0.1, ge=0, lt=1)
     # Validation is scored this many times an epoch; early stopping and the kept weights
     # follow `selection_metric` over those points ("loss": validation cross-entropy, a proper
@@ -222,11 +229,13 @@ class LabellingConfig(Section):
     chunk_rows: int = Field(default=200_000, ge=1)
     # auto = CUDA when the worker has a GPU, else CPU.
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    # What scores: torch (the teacher as trained, CPU or GPU), or on CPU onnx (the same
-    # network as a fused ONNX Runtime graph, the same labels) or onnx-int8 (int8 weights:
-    # faster, labels may differ where the top two levels are close; measure it with
-    # bench/label_throughput.py first). Encoder teachers only for the ONNX ones.
-    backend: Literal["torch", "onnx", "onnx-int8"] = "torch"
+    # What scores: torch (the teacher as trained, CPU or GPU), or on CPU torch-bf16 (bf16
+    # matrix products under autocast; needs AMX or AVX512-BF16, refused elsewhere), onnx (the
+    # same network as a fused ONNX Runtime graph, the same labels) or onnx-int8 (int8
+    # weights: faster, labels may differ where the top two levels are close). Measure a
+    # backend's speed and agreement with bench/label_throughput.py before turning it on.
+    # Encoder teachers only for the ONNX ones.
+    backend: Literal["torch", "torch-bf16", "onnx", "onnx-int8"] = "torch"
     # Where a worker caches the ONNX graph it derives from the teacher (local disk of
     # each executor); None = $SEARCHREL_CACHE/onnx (default ~/.cache/searchrel/onnx).
     onnx_cache_dir: str | None = None
