@@ -14,6 +14,12 @@ metrics at each validation point). Beside the runs it prints the majority
 baseline and, for a simulated world, the ceiling: the human labels scored
 against the world's hidden true relevance on the same test rows.
 
+Each run also gets the bar of word overlap (`lexical_lookup_accuracy`: a lookup
+from how many query words the chosen parts contain to the commonest training
+label), and in a simulated world its test accuracy by what the world hid from
+the text (`by_title_quality`, and `by_pair_language`: query and pin in the same
+language or not), which is how the title + description ablation is explained.
+
 Recipes are named sets of teacher settings applied over the configuration, in
 the order given, so `--recipes before,+head_lr,+qwk_select,+cutpoints,recipe`
 is a cumulative ablation:
@@ -76,6 +82,8 @@ def load_frame(warehouse: str, config_path: str | None, sets: list[str], split: 
 
     if cache.exists():
         return pd.read_parquet(cache)
+    from pyspark.sql import functions as F
+
     from spark_jobs import runner
     from spark_jobs.teacher_inputs import load_labelled
 
@@ -93,6 +101,11 @@ def load_frame(warehouse: str, config_path: str | None, sets: list[str], split: 
         known = ctx.tables.read("eval/query_concepts").select("query", "lang").toPandas()
         frame = frame.merge(known.rename(columns={"lang": "_lang"}), on="query", how="left")
         frame["lang"] = frame["lang"].fillna(frame.pop("_lang"))
+    if ctx.tables.exists("eval/pin_concepts"):
+        # What the world hid from the text: the pin's title quality and language (against the query's).
+        pins = (ctx.tables.read("eval/pin_concepts").select("pin_id", "title_quality")
+                .join(ctx.tables.read("raw/pins").select("pin_id", F.col("lang").alias("pin_lang")), "pin_id"))
+        frame = frame.merge(pins.toPandas(), on="pin_id", how="left")
     ctx.spark.stop()  # the rest is PyTorch: give the JVM's memory and threads back
     cache.parent.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(cache)
@@ -132,6 +145,51 @@ def reference_rows(frame) -> dict[str, Any]:
     return out
 
 
+def lexical_lookup(frame, parts: list[str]) -> float:
+    """Test accuracy of a lookup table from word overlap to the most common training label.
+
+    The bar a teacher on these parts must clear to have learnt more than shared words:
+    each pair is binned by (share of query words found in the parts, words found, query
+    words), and a bin predicts its most frequent training label (unseen bins: the majority).
+    """
+    import re
+
+    from features.splits import TEST, TRAIN
+
+    def words(text) -> set[str]:
+        return set(re.findall(r"\w+", str(text or "").lower()))
+
+    columns = [f"part_{p}" for p in parts if f"part_{p}" in frame]
+    def key(row) -> str:
+        query = words(row["query"])
+        found = len(query & set().union(*(words(row[c]) for c in columns)))
+        return f"{round(4 * found / max(len(query), 1))}-{min(found, 3)}-{min(len(query), 4)}"
+
+    bins = frame.apply(key, axis=1)
+    train, test = frame["split"] == TRAIN, frame["split"] == TEST
+    table = frame.loc[train, "label"].groupby(bins[train]).agg(lambda s: s.value_counts().idxmax())
+    majority = frame.loc[train, "label"].value_counts().idxmax()
+    predicted = bins[test].map(table).fillna(majority)
+    return round(float((predicted == frame.loc[test, "label"]).mean()), 4)
+
+
+def breakdown(test, predicted) -> dict[str, Any]:
+    """Test accuracy by what a simulated world hid: the title's quality, the query and pin in one language or not."""
+    import numpy as np
+
+    out: dict[str, Any] = {}
+    hit = np.asarray(predicted) == test["label"].to_numpy()
+    if "title_quality" in test:
+        out["by_title_quality"] = {str(q): {"n": int(m.sum()), "accuracy": round(float(hit[m].mean()), 4)}
+                                   for q in sorted(test["title_quality"].dropna().unique())
+                                   for m in [(test["title_quality"] == q).to_numpy()]}
+    if "pin_lang" in test:
+        same = (test["lang"] == test["pin_lang"]).to_numpy()
+        out["by_pair_language"] = {name: {"n": int(m.sum()), "accuracy": round(float(hit[m].mean()), 4)}
+                                   for name, m in (("same", same), ("different", ~same)) if m.any()}
+    return out
+
+
 def run_one(frame, base_cfg, overrides: dict[str, Any], fraction: float, english_only: bool, parts,
             probs_file: str | None = None, curve: bool = True):
     """Train and test one teacher; returns its summary with a learning curve on the test split."""
@@ -139,6 +197,7 @@ def run_one(frame, base_cfg, overrides: dict[str, Any], fraction: float, english
 
     from features.splits import TEST, TRAIN, VALIDATION
     from modeling.teacher_data import render_texts
+    from modeling.ordinal import decode_probs
     from modeling.teacher_fit import fit_teacher
     from modeling.teacher_training import pick_device
     from searchrel.core.config import TeacherConfig
@@ -171,7 +230,9 @@ def run_one(frame, base_cfg, overrides: dict[str, Any], fraction: float, english
         "examples_per_s": round(float(np.mean([h["examples_per_s"] for h in fitted.history])), 1),
         "curve": [{k: h[k] for k in ("epoch", "val_loss", "val_qwk", "test_accuracy", "test_qwk") if k in h}
                   for h in fitted.history],
-        "test": _summary(fitted.metrics["test"]),
+        "test": _summary(fitted.metrics["test"]) | breakdown(test, decode_probs(
+            fitted.probs["test"], fitted.meta["decoding"].get("cutpoints") if cfg.decoding == "cutpoints" else None)),
+        "lexical_lookup_accuracy": lexical_lookup(frame, cfg.parts),
         "cutpoints": fitted.meta["decoding"].get("cutpoints"),
     }
 
@@ -309,7 +370,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{run['backbone']:12s} {run['recipe']:14s} labels={run['train_rows']:6d} en_only={run['english_only']!s:5s} "
               f"acc={t['accuracy']:.4f} qwk={t['quadratic_weighted_kappa']:.4f} f1={t['macro_f1']:.4f} "
               f"never={t['levels_never_predicted']} epochs={run['epochs_run']} s/epoch={run['seconds_per_epoch']}"
-              + (f" rmse={t['rmse_original_scale']:.4f}" if t.get("rmse_original_scale") is not None else ""),
+              + (f" rmse={t['rmse_original_scale']:.4f}" if t.get("rmse_original_scale") is not None else "")
+              + f" word-overlap lookup={run['lexical_lookup_accuracy']:.4f}"
+              + "".join(f" {name}-language pairs={v['accuracy']:.4f} (n={v['n']})"
+                        for name, v in t.get("by_pair_language", {}).items()),
               flush=True)
         path.write_text(json.dumps(result, indent=2, default=str))
     plot(result, out / f"teacher_quality_{args.name}.png")

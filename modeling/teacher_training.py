@@ -4,9 +4,10 @@ Pointwise cross-entropy over the 5 levels (as in the paper). The loop is
 written out rather than delegated to `transformers.Trainer` because the model
 is a custom module (backbone + pooling + head) and the needs are few: dynamic
 padding on length-grouped batches (most of the CPU speed-up), AdamW with
-linear warmup and decay and the head on its own rate, gradient accumulation,
-early stopping and weight selection on validation QWK (or loss), optional
-class weights and an ordinal loss term, and bf16/fp16 autocast on GPU.
+linear warmup and decay (the optimizer and the weight average are in
+`modeling/teacher_optim.py`), gradient accumulation, early stopping and weight
+selection on validation QWK (or loss), optional class weights and an ordinal
+loss term, and bf16/fp16 autocast on GPU.
 What a trained teacher is judged by lives in `modeling/teacher_evaluation.py`.
 """
 
@@ -26,6 +27,7 @@ from torch.nn import functional as F_nn
 from modeling.cross_encoder import CrossEncoder, _pad_id, encode_pairs, pad_batch
 from modeling.metrics import expected_relevance
 from modeling.teacher_inference import score_encoded
+from modeling.teacher_optim import WeightAverage, build_optimizer
 from searchrel.core.config import TeacherConfig
 
 log = logging.getLogger(__name__)
@@ -166,28 +168,6 @@ def teacher_loss(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tenso
     return loss
 
 
-def _optimizer(model: CrossEncoder, cfg: TeacherConfig) -> torch.optim.Optimizer:
-    """AdamW with the head on its own learning rate: a fresh head needs far larger steps than the backbone."""
-    head_lr = cfg.head_learning_rate or cfg.learning_rate
-    groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
-    for name, p in model.named_parameters():
-        if not p.requires_grad:
-            continue
-        # Biases and norms are not weights to shrink (the usual BERT recipe).
-        decays = not (p.ndim < 2 or "norm" in name.lower())
-        groups.setdefault((name.startswith("head."), decays), []).append(p)
-    trainable = [p for params in groups.values() for p in params]
-    return torch.optim.AdamW(
-        [{"params": params, "lr": head_lr if is_head else cfg.learning_rate,
-          "weight_decay": cfg.weight_decay if decays else 0.0}
-         for (is_head, decays), params in sorted(groups.items())],
-        lr=cfg.learning_rate,
-        # One fused kernel instead of a loop of tensor ops: the same update, and on CPU the step over
-        # MiniLM's 22.7M weights took 0.044 s instead of 0.140 s (batches of 16 pairs take ~0.2-0.5 s).
-        fused=bool(trainable) and all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in trainable),
-    )
-
-
 def _selection_value(scores: dict[str, Any], metric: str, decoding: str = "argmax") -> float:
     """Higher is better: validation QWK of the levels this teacher will write (its decoding) or minus the loss."""
     if metric == "qwk":
@@ -231,13 +211,14 @@ def train(
     batches_per_epoch = math.ceil(len(train_set) / cfg.batch_size)
     steps_per_epoch = math.ceil(batches_per_epoch / cfg.grad_accum_steps)
     total_steps = steps_per_epoch * cfg.epochs
-    optimizer = _optimizer(model, cfg)
+    optimizer = build_optimizer(model, cfg)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
     autocast, amp_dtype = _autocast(device)
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
     trainable = [p for p in model.parameters() if p.requires_grad]
     weight = class_weights(train_set.labels, cfg.class_weighting)
     weight = None if weight is None else weight.to(device)
+    ema = WeightAverage(trainable, cfg.ema_decay) if cfg.ema_decay > 0 else None
     evals = min(max(cfg.evals_per_epoch, 1), batches_per_epoch)
     eval_points = {round(batches_per_epoch * k / evals) for k in range(1, evals + 1)}
     history: list[dict[str, Any]] = []
@@ -263,12 +244,16 @@ def train(
                 scaler.update()
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
+                if ema is not None:
+                    ema.update()
             seen += len(idx)
             running = 0.98 * running + 0.02 * loss.item() if i > 1 else loss.item()
             bar.set_postfix(loss=f"{running:.3f}", ex_s=f"{seen / max(time.perf_counter() - started - eval_seconds, 1e-9):.1f}")
             if i not in eval_points:
                 continue
             eval_started = time.perf_counter()
+            if ema is not None:
+                ema.swap()  # score (and keep, if best) the average; swapped back below
             scores = validation_scores(
                 predict_examples(model, val_set, pad_id, cfg.batch_size * 2, device), val_set.labels
             )
@@ -286,11 +271,14 @@ def train(
                      entry["epoch"], running, scores["loss"], scores["accuracy"], scores["qwk"],
                      entry["examples_per_s"])
             value = _selection_value(scores, cfg.selection_metric, cfg.decoding) if len(val_set) else -running
-            if value > best_value + 1e-4:
+            improved = value > best_value + 1e-4
+            if improved:
                 best_value, bad_evals = value, 0
                 best_state = {n: p.detach().to("cpu", copy=True) for n, p in model.named_parameters()
                               if p.requires_grad}
-            else:
+            if ema is not None:
+                ema.swap()
+            if not improved:
                 bad_evals += 1
                 if bad_evals >= cfg.patience * evals:  # patience is in epochs: half-epoch scores are noisy
                     log.info("teacher: early stop at epoch %.2f (no validation improvement in %d evaluations)",

@@ -27,10 +27,12 @@ CODE_BAIT = 10**7
 CODE_LINK = 10**6
 CODE_OBJ = 10**3
 
-# Calibrated against the paper's enriched-text ablation (title + description reach 48.9 of the full
-# teacher's 56.6 accuracy, a ratio of 0.86): with 30% good titles and 35% empty descriptions the
-# title + description teacher of the small world plateaued at 0.69 of the full one (validation loss
-# flat from epoch 2, so not undertrained), i.e. the world hid more in its titles than Pinterest's do.
+# Set against the paper's enriched-text ablation (title + description reach 48.9 of the full
+# teacher's 56.6 accuracy, a ratio of 0.86). With 30% good titles the small world's title +
+# description teacher reached 0.69 of the full one; with the 50% below it still does (0.407 of
+# 0.592), because most of what titles hide here is language: 54% of pairs put a query and a pin of
+# different languages together, which an English-only teacher cannot bridge from a title
+# (README, "The simulated search world"; bench/teacher_quality.py `by_pair_language`).
 TITLE_QUALITY = (("good", 0.50), ("partial", 0.25), ("generic", 0.12), ("empty", 0.08), ("misleading", 0.05))
 DESCRIPTION_QUALITY = (("detailed", 0.35), ("category", 0.20), ("generic", 0.15), ("empty", 0.30))
 IMAGE_STATUS = (("ok", 0.97), ("corrupt", 0.015), ("missing", 0.015))

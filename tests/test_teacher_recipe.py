@@ -101,14 +101,14 @@ def test_class_weights_upweight_rare_levels():
 
 def test_head_gets_its_own_learning_rate():
     from modeling.cross_encoder import CrossEncoder
-    from modeling.teacher_training import _optimizer
+    from modeling.teacher_optim import build_optimizer
     from searchrel.core.config import TeacherConfig
     from transformers import BertConfig, BertModel
 
     backbone = BertModel(BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
                                     intermediate_size=32))
     model = CrossEncoder(backbone, head_hidden=[8])
-    opt = _optimizer(model, TeacherConfig(learning_rate=2e-5, head_learning_rate=1e-3))
+    opt = build_optimizer(model, TeacherConfig(learning_rate=2e-5, head_learning_rate=1e-3))
     head_ids = {id(p) for p in model.head.parameters()}
     for group in opt.param_groups:
         is_head = {id(p) in head_ids for p in group["params"]}

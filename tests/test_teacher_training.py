@@ -55,6 +55,57 @@ def test_length_grouped_batches_cover_every_row_once():
     assert sorted(sorted(lengths[i] for i in b) for b in batches) == [[5, 6, 7], [8, 9, 10], [45, 46, 47], [48, 49, 50]]
 
 
+
+def test_layer_depth_reads_bert_mpnet_and_llama_names():
+    from modeling.teacher_optim import layer_depth
+
+    assert layer_depth("backbone.embeddings.word_embeddings.weight", 6) == 0
+    assert layer_depth("backbone.encoder.layer.0.attention.self.query.weight", 6) == 1
+    assert layer_depth("backbone.encoder.layer.5.output.dense.weight", 6) == 6
+    assert layer_depth("backbone.base_model.model.model.layers.11.self_attn.q_proj.lora_A.default.weight", 30) == 12
+    assert layer_depth("backbone.model.embed_tokens.weight", 30) == 0
+    assert layer_depth("backbone.pooler.dense.weight", 6) == 7
+
+
+def test_layer_rate_decay_lowers_the_rate_layer_by_layer(tmp_path):
+    from modeling import cross_encoder as ce
+    from modeling.teacher_optim import build_optimizer
+
+    backbone = make_tiny_bert(tmp_path / "bert", seed=1)  # 2 layers
+    model, _ = ce.build_teacher(TeacherConfig(backbone=backbone, head_hidden=[8]))
+    cfg = TeacherConfig(learning_rate=1e-4, head_learning_rate=1e-3, layer_lr_decay=0.5)
+    rates = {id(p): g["lr"] for g in build_optimizer(model, cfg).param_groups for p in g["params"]}
+    named = dict(model.named_parameters())
+    rate = lambda name: rates[id(named[name])]  # noqa: E731
+    assert rate("backbone.encoder.layer.1.output.dense.weight") == pytest.approx(0.5e-4)
+    assert rate("backbone.encoder.layer.0.output.dense.weight") == pytest.approx(0.25e-4)
+    assert rate("backbone.embeddings.word_embeddings.weight") == pytest.approx(0.125e-4)
+    assert rates[id(next(model.head.parameters()))] == pytest.approx(1e-3)
+    flat = {id(p): g["lr"] for g in build_optimizer(model, TeacherConfig(learning_rate=1e-4)).param_groups
+            for p in g["params"]}
+    assert flat[id(named["backbone.embeddings.word_embeddings.weight"])] == pytest.approx(1e-4)
+
+
+def test_weight_average_follows_the_weights_and_swaps_back():
+    from modeling.teacher_optim import WeightAverage
+
+    weight = torch.nn.Parameter(torch.zeros(3))
+    average = WeightAverage([weight], decay=0.5)
+    with torch.no_grad():
+        weight.fill_(1.0)
+    for _ in range(30):
+        average.update()
+    # The decay warms up from (1+t)/(10+t), then holds at 0.5: the average converges on the weights.
+    assert torch.allclose(average.average[0], torch.ones(3), atol=1e-6)
+    with torch.no_grad():
+        weight.fill_(3.0)
+    average.update()  # 1 + 0.5 * (3 - 1)
+    average.swap()
+    assert torch.allclose(weight.detach(), torch.full((3,), 2.0))
+    average.swap()
+    assert torch.allclose(weight.detach(), torch.full((3,), 3.0))
+
+
 @pytest.mark.slow
 def test_training_lowers_the_loss(tmp_path):
     from modeling import cross_encoder as ce
