@@ -42,17 +42,24 @@ def build_py_files(dest: Path, root: Path | None = None) -> Path:
     return dest
 
 
-def spark_submit_argv(cluster: LocalCluster, job: str, job_args: list[str], py_files: Path,
-                      properties_file: Path | None = None) -> list[str]:
-    """The spark-submit command line: the cluster's properties file, the zip, the job script, its arguments."""
+def job_script(job: str) -> Path:
+    """The entry point of a job: spark_jobs/<job>.py of this checkout."""
     script = project_root() / "spark_jobs" / f"{job}.py"
     if not script.is_file():
         raise ClusterError(f"no job {job!r}: {script} does not exist")
-    props = properties_file or cluster.properties_path
-    if not props.is_file():
-        raise ClusterError(f"no properties file {props}: is the cluster in {cluster.root} up?")
-    return [str(spark_home() / "bin" / "spark-submit"), "--properties-file", str(props),
-            "--py-files", str(py_files), str(script), *job_args]
+    return script
+
+
+def spark_submit_argv(script: Path, args: list[str], py_files: Path, properties_file: Path,
+                      master: str | None = None) -> list[str]:
+    """The spark-submit command line: a properties file, the zip, the script, its arguments.
+
+    `master` overrides the properties file's spark.master (e.g. local[2] for the same job run locally).
+    """
+    if not properties_file.is_file():
+        raise ClusterError(f"no properties file {properties_file}: is the cluster up?")
+    return [str(spark_home() / "bin" / "spark-submit"), "--properties-file", str(properties_file),
+            *(["--master", master] if master else []), "--py-files", str(py_files), str(script), *args]
 
 
 def submit_env(cluster: LocalCluster) -> dict[str, str]:
@@ -67,17 +74,25 @@ def submit_env(cluster: LocalCluster) -> dict[str, str]:
     return env
 
 
-def submit_job(cluster: LocalCluster, job: str, job_args: list[str], *, log_file: Path | None = None,
-               properties_file: Path | None = None, timeout_s: float | None = None) -> subprocess.CompletedProcess:
-    """Run one job on the cluster and wait for it; the driver's output goes to `log_file` when given.
+def submit_script(cluster: LocalCluster, script: Path, args: list[str], *, log_file: Path | None = None,
+                  properties_file: Path | None = None, master: str | None = None,
+                  timeout_s: float | None = None) -> subprocess.CompletedProcess:
+    """Run one PySpark script with spark-submit and wait for it; the driver's output goes to `log_file` if given.
 
-    Returns the finished process (its returncode is the job's exit code: 0, 1 failed, 2 usage).
+    By default on the cluster with its properties file; `properties_file` and `master`
+    run the same script elsewhere (a copy with other credentials, a local master).
+    Returns the finished process: its returncode is the script's exit code.
     """
     py_files = build_py_files(cluster.root / "dist" / "searchrel-py.zip")
-    argv = spark_submit_argv(cluster, job, job_args, py_files, properties_file)
+    argv = spark_submit_argv(script, args, py_files, properties_file or cluster.properties_path, master)
     if log_file is None:
         return subprocess.run(argv, env=submit_env(cluster), cwd=project_root(), timeout=timeout_s, check=False)
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with open(log_file, "ab") as out:
         return subprocess.run(argv, env=submit_env(cluster), cwd=project_root(), stdout=out,
                               stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=timeout_s, check=False)
+
+
+def submit_job(cluster: LocalCluster, job: str, job_args: list[str], **kwargs) -> subprocess.CompletedProcess:
+    """`spark-submit spark_jobs/<job>.py ARGS` on the cluster (keyword arguments as for submit_script)."""
+    return submit_script(cluster, job_script(job), job_args, **kwargs)
