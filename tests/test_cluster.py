@@ -52,6 +52,20 @@ def test_submit_properties_point_s3a_at_the_endpoint_with_matching_jars():
     assert props["spark.hadoop.fs.s3a.aws.credentials.provider"].endswith("SimpleAWSCredentialsProvider")
 
 
+def test_a_refused_s3a_request_becomes_one_line_without_secrets():
+    from searchrel.core.errors import storage_refusal
+
+    jvm_text = ("An error occurred while calling o57.load.\n: java.nio.file.AccessDeniedException: "
+                "s3a://b/warehouse/raw/pins/_delta_log: getFileStatus on s3a://b/warehouse/raw/pins/_delta_log: "
+                "software.amazon.awssdk.services.s3.model.S3Exception: Forbidden (Service: S3, Status Code: 403)\n"
+                "\tat org.apache.hadoop.fs.s3a.S3AUtils.translateException(S3AUtils.java:271)")
+    line = storage_refusal(RuntimeError(jvm_text))
+    assert line is not None and "\n" not in line
+    assert line.startswith("the object store refused access to s3a://b/warehouse/raw/pins/_delta_log (403 Forbidden)")
+    assert storage_refusal(RuntimeError("SignatureDoesNotMatch " + jvm_text)).count("SignatureDoesNotMatch") == 1
+    assert storage_refusal(RuntimeError("java.io.FileNotFoundException: s3a://b/x")) is None
+
+
 def _lock():
     from filelock import FileLock
 
@@ -151,3 +165,31 @@ def test_tiny_world_aggregates_on_s3a_equal_a_local_run_row_for_row(cluster, bot
     for log_file in logs:
         assert secret not in log_file.read_text(errors="replace"), log_file
 
+
+@pytest.mark.cluster
+@pytest.mark.timeout(1800)
+def test_a_wrong_secret_fails_in_one_line_and_commits_nothing(cluster, both_runs, tmp_path):
+    s3a, _local, _work = both_runs
+    record = cluster.record()
+    props = read_properties(cluster.properties_path)
+    good = S3Client(record["s3_endpoint"], props["spark.hadoop.fs.s3a.access.key"],
+                    props["spark.hadoop.fs.s3a.secret.key"])
+    wrong_secret = "W" * 40
+    bad = tmp_path / "bad.properties"
+    bad.write_text(cluster.properties_path.read_text().replace(props["spark.hadoop.fs.s3a.secret.key"], wrong_secret))
+    os.chmod(bad, 0o600)
+    before = sorted(good.list_keys(record["bucket"], "warehouse/"))
+    log_file = tmp_path / "bad-credentials.log"
+    # A day not yet aggregated: with good keys this run would write every aggregate table.
+    done = submit_job(cluster, "aggregate_features", ["--ds", "2026-11-22", "--warehouse", s3a],
+                      properties_file=bad, log_file=log_file, timeout_s=JOB_TIMEOUT_S)
+    output = log_file.read_text(errors="replace")
+    assert done.returncode == 2, output[-3000:]
+    lines = [line for line in output.splitlines() if line.startswith("searchrel aggregate: error:")]
+    assert len(lines) == 1, output[-3000:]
+    # s3a's first request is a HEAD, whose 403 has no body and so no S3 error code
+    assert "the object store refused access to s3a://searchrel/warehouse/" in lines[0]
+    assert "(403 Forbidden)" in lines[0] or "(SignatureDoesNotMatch)" in lines[0]
+    assert "Traceback" not in output
+    assert wrong_secret not in output and props["spark.hadoop.fs.s3a.secret.key"] not in output
+    assert sorted(good.list_keys(record["bucket"], "warehouse/")) == before

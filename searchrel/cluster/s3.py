@@ -48,18 +48,22 @@ class S3Client:
     region: str = "us-east-1"
     timeout_s: float = 5.0
 
-    def request(self, method: str, path: str = "/", body: bytes = b"") -> S3Response:
+    def request(self, method: str, path: str = "/", body: bytes = b"",
+                query: dict[str, str] | None = None) -> S3Response:
         """Send one signed request; HTTP errors come back as a response, connection errors raise OSError."""
         now = dt.datetime.now(dt.timezone.utc)
         amz_date = now.strftime("%Y%m%dT%H%M%SZ")
         day = now.strftime("%Y%m%d")
         host = urllib.parse.urlsplit(self.endpoint).netloc
         canonical_path = urllib.parse.quote(path, safe="/-_.~")
+        canonical_query = "&".join(
+            f"{urllib.parse.quote(k, safe='-_.~')}={urllib.parse.quote(v, safe='-_.~')}"
+            for k, v in sorted((query or {}).items()))
         payload_hash = hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256
         signed_headers = "host;x-amz-content-sha256;x-amz-date"
         canonical_headers = f"host:{host}\nx-amz-content-sha256:{payload_hash}\nx-amz-date:{amz_date}\n"
         canonical_request = "\n".join(
-            [method, canonical_path, "", canonical_headers, signed_headers, payload_hash])
+            [method, canonical_path, canonical_query, canonical_headers, signed_headers, payload_hash])
         scope = f"{day}/{self.region}/s3/aws4_request"
         string_to_sign = "\n".join(
             ["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical_request.encode()).hexdigest()])
@@ -73,7 +77,8 @@ class S3Client:
             "Authorization": (f"AWS4-HMAC-SHA256 Credential={self.access_key}/{scope}, "
                               f"SignedHeaders={signed_headers}, Signature={signature}"),
         }
-        req = urllib.request.Request(self.endpoint.rstrip("/") + canonical_path, data=body or None,
+        url = self.endpoint.rstrip("/") + canonical_path + (f"?{canonical_query}" if canonical_query else "")
+        req = urllib.request.Request(url, data=body or None,
                                      method=method, headers=headers)
         try:
             with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
@@ -89,3 +94,18 @@ class S3Client:
 
     def head_bucket(self, bucket: str) -> S3Response:
         return self.request("HEAD", f"/{bucket}")
+
+    def list_keys(self, bucket: str, prefix: str = "") -> list[str]:
+        """Every object key under `prefix` (ListObjectsV2, all pages); raises OSError on a refused request."""
+        keys: list[str] = []
+        token: str | None = None
+        while True:
+            query = {"list-type": "2", "prefix": prefix, **({"continuation-token": token} if token else {})}
+            resp = self.request("GET", f"/{bucket}", query=query)
+            if resp.status != 200:
+                raise OSError(f"listing s3://{bucket}/{prefix} failed: HTTP {resp.status} {resp.code}")
+            keys += [k.decode() for k in re.findall(rb"<Key>([^<]*)</Key>", resp.body)]
+            match = re.search(rb"<NextContinuationToken>([^<]+)</NextContinuationToken>", resp.body)
+            if not (re.search(rb"<IsTruncated>true</IsTruncated>", resp.body) and match):
+                return keys
+            token = match.group(1).decode()
