@@ -17,6 +17,8 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -112,6 +114,20 @@ def test_cluster_is_up_with_two_workers_and_private_credentials(cluster):
     client = S3Client(record["s3_endpoint"], access, secret)
     assert client.head_bucket(record["bucket"]).status == 200
     assert S3Client(record["s3_endpoint"], access, "x" * 40).list_buckets().code == "SignatureDoesNotMatch"
+
+
+@pytest.mark.cluster
+@pytest.mark.timeout(900)
+def test_a_session_of_our_own_on_an_s3a_warehouse_gets_the_jars(cluster):
+    """get_spark without spark-submit: Delta's and s3a's packages from the session module, keys from config."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    with _lock():
+        done = subprocess.run([sys.executable, str(REPO / "tests" / "cluster_checks" / "session_on_s3a.py"),
+                               str(cluster.properties_path), "s3a://searchrel/session-check"],
+                              env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"rows": 10}
+    assert _secret(cluster) not in done.stdout + done.stderr
 
 
 @pytest.fixture(scope="module")
