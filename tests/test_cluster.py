@@ -82,7 +82,7 @@ def cluster(tmp_path_factory):
     local = LocalCluster(root)
     t0 = time.monotonic()
     try:
-        record = local.up(ClusterSpec(root, workers=2, worker_cores=1, worker_memory="1g"))
+        record = local.up(ClusterSpec(root, workers=2, worker_cores=1, worker_memory="1g", stop_with_caller=True))
         print(f"\ncluster up in {time.monotonic() - t0:.1f} s: {json.dumps(record['timings_s'])}")
         yield local
     finally:

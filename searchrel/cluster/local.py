@@ -76,6 +76,10 @@ class ClusterSpec:
     daemon_memory: str = "512m"
     bucket: str = "searchrel"
     ready_timeout_s: float = 600.0
+    # Tests: the processes are killed when the process that started them dies (Linux's
+    # parent-death signal), so a test run killed by its timeout leaves nothing running.
+    # `make cluster-up` leaves it off: there the starting process exits at once.
+    stop_with_caller: bool = False
 
 
 @dataclass
@@ -213,13 +217,14 @@ class LocalCluster:
     # -- processes ------------------------------------------------------------------
 
     def _start(self, name: str, argv: list[str], env: dict[str, str], record: dict[str, Any],
-               ports: dict[str, int]) -> subprocess.Popen:
+               ports: dict[str, int], stop_with_caller: bool = False) -> subprocess.Popen:
         """Start one component in its own session (so its children share its process group) and record it."""
         self.logs.mkdir(parents=True, exist_ok=True)
         log_path = self.logs / f"{name}.log"
         with open(log_path, "ab") as out:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                    env=env, cwd=self.root, start_new_session=True)
+                                    env=env, cwd=self.root, start_new_session=True,
+                                    preexec_fn=_die_with_parent if stop_with_caller else None)
         record["processes"].append(asdict(Process(name, proc.pid, str(log_path), ports)))
         self._save(record)  # recorded before waiting: an interrupted `up` can still be taken down
         return proc
@@ -302,9 +307,11 @@ class LocalCluster:
             f"-s3.config={self.root / IDENTITIES_FILE}",
             # the gateway's extra listeners (Iceberg, Lance catalogs) would take fixed ports
             "-s3.port.iceberg=0", "-s3.port.lance=0",
+            # static identities only: the embedded IAM API would want an STS signing key
+            "-s3.iam=false",
         ]
         t0 = time.monotonic()
-        proc = self._start("seaweedfs", argv, dict(os.environ), record, ports)
+        proc = self._start("seaweedfs", argv, dict(os.environ), record, ports, spec.stop_with_caller)
         endpoint = f"http://{HOST}:{ports['s3']}"
         client = S3Client(endpoint, access, secret, REGION)
         log_path = str(self.logs / "seaweedfs.log")
@@ -350,7 +357,7 @@ class LocalCluster:
         proc = self._start("spark-master", [
             spark_class, "org.apache.spark.deploy.master.Master",
             "--host", HOST, "--port", str(master_port), "--webui-port", str(master_ui),
-        ], master_env, record, {"port": master_port, "webui": master_ui})
+        ], master_env, record, {"port": master_port, "webui": master_ui}, spec.stop_with_caller)
         master_url = f"spark://{HOST}:{master_port}"
         ui = f"http://{HOST}:{master_ui}/json/"
         log_path = str(self.logs / "spark-master.log")
@@ -370,7 +377,7 @@ class LocalCluster:
                 "--host", HOST, "--port", str(port), "--webui-port", str(webui),
                 "--cores", str(spec.worker_cores), "--memory", spec.worker_memory,
                 "--work-dir", str(work_dir), master_url,
-            ], master_env, record, {"port": port, "webui": webui}))
+            ], master_env, record, {"port": port, "webui": webui}, spec.stop_with_caller))
 
         def all_alive() -> bool:
             for i, worker in enumerate(workers, 1):
@@ -438,6 +445,8 @@ class LocalCluster:
         stopped = []
         for proc in reversed(record.get("processes", [])):
             pid = proc["pid"]
+            if proc["name"] == "seaweedfs":  # also after a SIGKILL, which leaves the sockets behind
+                _remove_weed_sockets(proc.get("ports", {}))
             if not (self._alive(pid) and self._owns(pid)):
                 continue
             _signal_group(pid, signal.SIGTERM)
@@ -462,6 +471,17 @@ class LocalCluster:
             record.pop("properties_file", None)
             self._save(record)
         return stopped
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL when the starting thread's process dies (prctl PR_SET_PDEATHSIG).
+
+    Kept across exec (spark-class execs java), so the daemon itself carries it.
+    """
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _proc_state(pid: int) -> str:
