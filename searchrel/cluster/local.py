@@ -235,7 +235,9 @@ class LocalCluster:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             return False
-        return str(self.root) in cmdline
+        # every command line holds a path inside the folder (-dir=<root>/seaweedfs/data, -cp <root>/spark/conf/),
+        # and the separator keeps /tmp/c from matching a neighbour /tmp/c2
+        return str(self.root) + os.sep in cmdline
 
     @staticmethod
     def _alive(pid: int) -> bool:
