@@ -20,7 +20,9 @@ from typing import Any, Callable, Literal
 
 from searchrel.core.config import Config, load_config, parse_set_options
 from searchrel.core.dates import iso_date
-from searchrel.core.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, ConfigError, JobFailed, UsageError
+from searchrel.core.errors import (
+    EXIT_FAILED, EXIT_OK, EXIT_USAGE, ConfigError, JobFailed, UsageError, storage_refusal,
+)
 from searchrel.core.tables import new_run_id
 
 log = logging.getLogger("searchrel")
@@ -163,6 +165,11 @@ def entry_point(
                 print(json.dumps({"job": name, "status": "failed", "error": str(exc)}))
             return EXIT_FAILED
         except Exception as exc:  # noqa: BLE001 - the CLI's last line of defence
+            refused = storage_refusal(exc)
+            if refused:
+                # Wrong credentials are configuration: one line, exit 2, no JVM stack.
+                print(f"searchrel {name}: error: {refused}", file=sys.stderr)
+                return EXIT_USAGE
             log.exception("%s failed: %s: %s", name, type(exc).__name__, exc)
             return EXIT_FAILED
         if result is not None:

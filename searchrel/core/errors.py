@@ -6,6 +6,8 @@ Exit codes of every command (`searchrel <command>`, `spark-submit spark_jobs/<jo
 
 from __future__ import annotations
 
+import re
+
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -33,3 +35,27 @@ class ReconciliationError(RuntimeError):
 
 class ConcurrentWriteConflict(JobFailed):
     """A Delta write lost to concurrent writers on every allowed attempt; exit 1, one line, nothing half-written."""
+
+
+# What hadoop-aws raises when the store refuses a request (wrong key or secret, no permission):
+# java.nio.file.AccessDeniedException: s3a://bucket/path: <operation> on s3a://…: … Status Code: 403 …
+_S3A_DENIED = re.compile(r"java\.nio\.file\.AccessDeniedException: (s3a://[^\s:]*)")
+_S3_ERROR_CODE = re.compile(r"\b(SignatureDoesNotMatch|InvalidAccessKeyId|AccessDenied|InvalidToken|ExpiredToken)\b")
+
+
+def storage_refusal(exc: BaseException) -> str | None:
+    """One line for a job whose object store refused its credentials, or None for any other error.
+
+    A refused key shows up as a Java AccessDeniedException wrapped in a Py4J error whose text
+    is a long JVM stack; the person running the job needs the path, the store's reason and
+    which settings to check. Only those are taken from the text: never a key or a secret.
+    """
+    text = str(exc)
+    denied = _S3A_DENIED.search(text)
+    if not denied:
+        return None
+    code = _S3_ERROR_CODE.search(text)
+    reason = code.group(1) if code else "403 Forbidden"
+    return (f"the object store refused access to {denied.group(1)} ({reason}): check the s3a credentials "
+            "(spark.hadoop.fs.s3a.access.key / secret.key in the spark-submit properties file) "
+            "and the bucket's permissions")

@@ -5,13 +5,22 @@ from Maven Central on first use and from the Ivy cache afterwards), shuffle
 partitions sized to the cores, Arrow on, UTC, and the UI off unless asked for.
 Under `spark-submit` the JVM already exists with the cluster's settings, so
 those win: we only attach to it and make sure the Delta extension is present.
+
+The Maven coordinates are computed here, in one place, for both: Delta's from
+the installed delta-spark and pyspark (as `configure_spark_with_delta_pip`
+does), and, for a warehouse on `s3a://`, hadoop-aws at the Hadoop version
+pyspark bundles with the AWS SDK v2 modules that Hadoop release was built
+against (`submit_packages` writes them into a spark-submit properties file;
+`searchrel.cluster` does).
 """
 
 from __future__ import annotations
 
 import glob
+import importlib.metadata
 import logging
 import os
+import re
 import sys
 
 from pyspark.sql import SparkSession
@@ -23,6 +32,54 @@ log = logging.getLogger(__name__)
 
 DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
 DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
+
+
+# The AWS SDK v2 version each Hadoop release's hadoop-aws is built and tested against
+# (hadoop-project's `aws-java-sdk-v2.version`). s3a is supported only with that SDK;
+# a different one "only changes the stack traces you see" (Hadoop's s3a troubleshooting).
+HADOOP_AWS_SDK_V2 = {"3.4.2": "2.29.52"}  # read from hadoop-project-3.4.2.pom
+# hadoop-aws depends on the SDK's shaded `bundle` (over 500 MB, copied to every executor
+# of every application); the two modules s3a uses, with their own dependencies, are ~30 MB.
+S3A_SDK_MODULES = ("s3", "s3-transfer-manager")
+S3A_EXCLUDES = ("software.amazon.awssdk:bundle",)
+
+
+def delta_package() -> str:
+    """Delta's Maven coordinate for the installed delta-spark and pyspark (what configure_spark_with_delta_pip uses)."""
+    import pyspark
+
+    spark_minor = ".".join(pyspark.__version__.split(".")[:2])
+    return f"io.delta:delta-spark_{spark_minor}_2.13:{importlib.metadata.version('delta_spark')}"
+
+
+def bundled_hadoop_version() -> str:
+    """The Hadoop version of pyspark's own jars (hadoop-client-api-X.jar): hadoop-aws must match it exactly."""
+    import pyspark
+
+    jars = glob.glob(os.path.join(os.path.dirname(pyspark.__file__), "jars", "hadoop-client-api-*.jar"))
+    versions = {m.group(1) for j in jars if (m := re.search(r"hadoop-client-api-(.+)\.jar$", j))}
+    if len(versions) != 1:
+        raise ConfigError(f"cannot tell pyspark's Hadoop version from its jars folder (found {sorted(versions)})")
+    return versions.pop()
+
+
+def s3a_packages() -> list[str]:
+    """hadoop-aws and the AWS SDK modules s3a needs, at the versions pyspark's Hadoop was built with."""
+    hadoop = bundled_hadoop_version()
+    sdk = HADOOP_AWS_SDK_V2.get(hadoop)
+    if sdk is None:
+        raise ConfigError(f"no AWS SDK version known for Hadoop {hadoop}: add hadoop-project's "
+                          f"aws-java-sdk-v2.version for it to searchrel.core.session.HADOOP_AWS_SDK_V2")
+    return [f"org.apache.hadoop:hadoop-aws:{hadoop}"] + [f"software.amazon.awssdk:{m}:{sdk}" for m in S3A_SDK_MODULES]
+
+
+def submit_packages(s3a: bool) -> dict[str, str]:
+    """`spark.jars.packages` (and excludes) for a spark-submit properties file: Delta, plus s3a when asked."""
+    packages = [delta_package()] + (s3a_packages() if s3a else [])
+    settings = {"spark.jars.packages": ",".join(packages)}
+    if s3a:
+        settings["spark.jars.excludes"] = ",".join(S3A_EXCLUDES)
+    return settings
 
 
 def _under_spark_submit() -> bool:
@@ -82,7 +139,12 @@ def get_spark(config: Config) -> SparkSession:
     else:
         from delta import configure_spark_with_delta_pip
 
-        builder = configure_spark_with_delta_pip(builder)
+        # A warehouse on object storage also needs s3a's jars (its endpoint and credentials
+        # come from spark.conf or the environment, never from code).
+        on_s3a = config.warehouse_path.startswith("s3a://")
+        builder = configure_spark_with_delta_pip(builder, extra_packages=s3a_packages() if on_s3a else None)
+        if on_s3a:
+            builder = builder.config("spark.jars.excludes", ",".join(S3A_EXCLUDES))
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel(spark_cfg.log_level)
     log.info("spark %s session on %s", spark.version, spark_cfg.master)

@@ -1,0 +1,211 @@
+"""The jobs on a real cluster: Spark standalone (a master, two 1-core workers) and SeaweedFS's S3, from packages.
+
+`searchrel.cluster` starts the same processes `make cluster-up` does, in a
+temporary folder, once for this module, and always takes them down again. The
+tiny world is simulated and aggregated twice through the same `spark_jobs/*.py`
+entry points: on the cluster into `s3a://`, with the project shipped as
+`--py-files`, and with a local master into a folder. Their aggregate tables
+must be equal row for row: that is what "nothing in the code assumes local mode"
+(docs/DESIGN.md, Scale) means for the daily job. A comparison script submitted
+to the cluster reads both warehouses (the executors share this machine's disk).
+
+The first tests need no cluster: they check the generated settings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from searchrel.cluster.local import ClusterSpec, LocalCluster, read_properties, submit_properties
+from searchrel.cluster.s3 import S3Client
+from searchrel.cluster.submit import project_root, submit_job, submit_script
+from searchrel.core.session import bundled_hadoop_version
+
+REPO = project_root()
+DAY = "2026-11-23"  # the tiny world's last simulated day (simulation.end_ds)
+# The aggregate job's tables; pin_feature_days records which run computed a day (run_id), not what.
+AGGREGATE_TABLES = [
+    "features/pin_query_token_daily", "features/pin_link_text_daily", "features/pin_feature_days:run_id",
+    "features/pin_query_tokens", "features/pin_board_tokens", "features/pin_link_text",
+]
+JOB_TIMEOUT_S = 900
+
+
+def test_submit_properties_point_s3a_at_the_endpoint_with_matching_jars():
+    props = submit_properties("spark://127.0.0.1:7077", "http://127.0.0.1:8333", "AK", "SK")
+    hadoop = bundled_hadoop_version()
+    packages = props["spark.jars.packages"].split(",")
+    assert f"org.apache.hadoop:hadoop-aws:{hadoop}" in packages
+    assert any(p.startswith("io.delta:delta-spark_") for p in packages)
+    # the 500 MB shaded SDK is replaced by the modules s3a uses, all of one SDK version
+    assert props["spark.jars.excludes"] == "software.amazon.awssdk:bundle"
+    assert len({p.rsplit(":", 1)[1] for p in packages if p.startswith("software.amazon.awssdk:")}) == 1
+    assert props["spark.hadoop.fs.s3a.path.style.access"] == "true"
+    assert props["spark.hadoop.fs.s3a.endpoint"] == "http://127.0.0.1:8333"
+    assert props["spark.hadoop.fs.s3a.aws.credentials.provider"].endswith("SimpleAWSCredentialsProvider")
+
+
+def test_a_refused_s3a_request_becomes_one_line_without_secrets():
+    from searchrel.core.errors import storage_refusal
+
+    jvm_text = ("An error occurred while calling o57.load.\n: java.nio.file.AccessDeniedException: "
+                "s3a://b/warehouse/raw/pins/_delta_log: getFileStatus on s3a://b/warehouse/raw/pins/_delta_log: "
+                "software.amazon.awssdk.services.s3.model.S3Exception: Forbidden (Service: S3, Status Code: 403)\n"
+                "\tat org.apache.hadoop.fs.s3a.S3AUtils.translateException(S3AUtils.java:271)")
+    line = storage_refusal(RuntimeError(jvm_text))
+    assert line is not None and "\n" not in line
+    assert line.startswith("the object store refused access to s3a://b/warehouse/raw/pins/_delta_log (403 Forbidden)")
+    assert storage_refusal(RuntimeError("SignatureDoesNotMatch " + jvm_text)).count("SignatureDoesNotMatch") == 1
+    assert storage_refusal(RuntimeError("java.io.FileNotFoundException: s3a://b/x")) is None
+
+
+def _lock():
+    from filelock import FileLock
+
+    # The lock conftest's session start takes: one Ivy resolution into ~/.ivy2.5.2 at a time.
+    return FileLock(str(Path(tempfile.gettempdir()) / "searchrel-tests-spark-start.lock"))
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """A cluster for this module; whatever happens, every process it started is stopped afterwards."""
+    root = tmp_path_factory.mktemp("cluster")
+    local = LocalCluster(root)
+    t0 = time.monotonic()
+    try:
+        record = local.up(ClusterSpec(root, workers=2, worker_cores=1, worker_memory="1g", stop_with_caller=True))
+        print(f"\ncluster up in {time.monotonic() - t0:.1f} s: {json.dumps(record['timings_s'])}")
+        yield local
+    finally:
+        pids = [p["pid"] for p in local.record().get("processes", [])]
+        local.down()
+        left = [pid for pid in pids if local._alive(pid)]
+        assert not left, f"processes left running after down: {left}"
+
+
+def _secret(cluster: LocalCluster) -> str:
+    return read_properties(cluster.properties_path)["spark.hadoop.fs.s3a.secret.key"]
+
+
+@pytest.mark.cluster
+@pytest.mark.timeout(900)
+def test_cluster_is_up_with_two_workers_and_private_credentials(cluster):
+    status = cluster.status()
+    assert status["alive_workers"] == 2
+    assert status["s3_answers"] is True
+    assert all(status["processes"].values()) and len(status["processes"]) == 4
+    record = cluster.record()
+    assert record["master_url"].startswith("spark://127.0.0.1:")
+    assert Path(record["properties_file"]) == cluster.properties_path
+    for private in (cluster.properties_path, cluster.root / "seaweedfs" / "identities.json"):
+        assert stat.S_IMODE(os.stat(private).st_mode) == 0o600, private
+    props = read_properties(cluster.properties_path)
+    secret, access = props["spark.hadoop.fs.s3a.secret.key"], props["spark.hadoop.fs.s3a.access.key"]
+    assert len(secret) == 40 and secret not in (cluster.root / "cluster.json").read_text()
+    client = S3Client(record["s3_endpoint"], access, secret)
+    assert client.head_bucket(record["bucket"]).status == 200
+    assert S3Client(record["s3_endpoint"], access, "x" * 40).list_buckets().code == "SignatureDoesNotMatch"
+
+
+@pytest.mark.cluster
+@pytest.mark.timeout(900)
+def test_a_session_of_our_own_on_an_s3a_warehouse_gets_the_jars(cluster):
+    """get_spark without spark-submit: Delta's and s3a's packages from the session module, keys from config."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    with _lock():
+        done = subprocess.run([sys.executable, str(REPO / "tests" / "cluster_checks" / "session_on_s3a.py"),
+                               str(cluster.properties_path), "s3a://searchrel/session-check"],
+                              env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"rows": 10}
+    assert _secret(cluster) not in done.stdout + done.stderr
+
+
+@pytest.fixture(scope="module")
+def both_runs(cluster, tmp_path_factory, test_config_file):
+    """The tiny world simulated and aggregated for DAY on the cluster (s3a) and locally (a folder)."""
+    work = tmp_path_factory.mktemp("runs")
+    logs = cluster.root / "logs"
+    s3a = cluster.record()["warehouse"]
+    local = work / "local-warehouse"
+    common = ["--config", str(test_config_file)]
+    timings = {}
+
+    def run(name: str, job: str, args: list[str], **kwargs) -> None:
+        t0 = time.monotonic()
+        done = submit_job(cluster, job, args + common, log_file=logs / f"{name}.log", timeout_s=JOB_TIMEOUT_S,
+                          **kwargs)
+        timings[name] = round(time.monotonic() - t0, 1)
+        assert done.returncode == 0, f"{name} exited {done.returncode}; see {logs / f'{name}.log'}"
+
+    with _lock():  # the first submission may still resolve s3a's jars into the shared Ivy cache
+        run("cluster-simulate", "simulate", ["--scale", "tiny", "--warehouse", s3a])
+    run("cluster-aggregate", "aggregate_features", ["--ds", DAY, "--warehouse", s3a])
+    local_props = REPO / "conf" / "spark-submit.local.conf"
+    run("local-simulate", "simulate", ["--scale", "tiny", "--warehouse", str(local)],
+        properties_file=local_props, master="local[2]")
+    run("local-aggregate", "aggregate_features", ["--ds", DAY, "--warehouse", str(local)],
+        properties_file=local_props, master="local[2]")
+    print(f"\njob wall times (s): {json.dumps(timings)}")
+    return s3a, local, work
+
+
+@pytest.mark.cluster
+@pytest.mark.slow
+@pytest.mark.timeout(3600)
+def test_tiny_world_aggregates_on_s3a_equal_a_local_run_row_for_row(cluster, both_runs):
+    s3a, local, work = both_runs
+    out = work / "comparison.json"
+    done = submit_script(cluster, REPO / "tests" / "cluster_checks" / "compare_tables.py",
+                         [str(out), f"file://{local}", s3a, *AGGREGATE_TABLES],
+                         log_file=cluster.root / "logs" / "compare.log", timeout_s=JOB_TIMEOUT_S)
+    assert done.returncode == 0, f"comparison failed; see {cluster.root / 'logs' / 'compare.log'}"
+    result = json.loads(out.read_text())
+    for table, counts in result.items():
+        assert counts["columns_equal"], table
+        assert counts["left"] == counts["right"] > 0, (table, counts)
+        assert counts["left_only"] == counts["right_only"] == 0, (table, counts)
+    # The secret went to spark-submit in the properties file only: no log of any run shows it.
+    secret = _secret(cluster)
+    logs = [*(cluster.root / "logs").glob("*.log"), *(cluster.root / "spark" / "work").glob("*/*/std*")]
+    assert len(logs) > 6
+    for log_file in logs:
+        assert secret not in log_file.read_text(errors="replace"), log_file
+
+
+@pytest.mark.cluster
+@pytest.mark.timeout(1800)
+def test_a_wrong_secret_fails_in_one_line_and_commits_nothing(cluster, both_runs, tmp_path):
+    s3a, _local, _work = both_runs
+    record = cluster.record()
+    props = read_properties(cluster.properties_path)
+    good = S3Client(record["s3_endpoint"], props["spark.hadoop.fs.s3a.access.key"],
+                    props["spark.hadoop.fs.s3a.secret.key"])
+    wrong_secret = "W" * 40
+    bad = tmp_path / "bad.properties"
+    bad.write_text(cluster.properties_path.read_text().replace(props["spark.hadoop.fs.s3a.secret.key"], wrong_secret))
+    os.chmod(bad, 0o600)
+    before = sorted(good.list_keys(record["bucket"], "warehouse/"))
+    log_file = tmp_path / "bad-credentials.log"
+    # A day not yet aggregated: with good keys this run would write every aggregate table.
+    done = submit_job(cluster, "aggregate_features", ["--ds", "2026-11-22", "--warehouse", s3a],
+                      properties_file=bad, log_file=log_file, timeout_s=JOB_TIMEOUT_S)
+    output = log_file.read_text(errors="replace")
+    assert done.returncode == 2, output[-3000:]
+    lines = [line for line in output.splitlines() if line.startswith("searchrel aggregate: error:")]
+    assert len(lines) == 1, output[-3000:]
+    # s3a's first request is a HEAD, whose 403 has no body and so no S3 error code
+    assert "the object store refused access to s3a://searchrel/warehouse/" in lines[0]
+    assert "(403 Forbidden)" in lines[0] or "(SignatureDoesNotMatch)" in lines[0]
+    assert "Traceback" not in output
+    assert wrong_secret not in output and props["spark.hadoop.fs.s3a.secret.key"] not in output
+    assert sorted(good.list_keys(record["bucket"], "warehouse/")) == before
