@@ -16,7 +16,8 @@ same CPU threads in total (the cores of the machine):
       core), so that b/c' isolates what length-sorted dynamic padding buys and c'/c what
       matching threads to the task's cores buys.
 
-Each `--backends` value of `labelling.backend` (default onnx, onnx-int8) is measured twice more,
+Each `--backends` value of `labelling.backend` (default onnx, onnx-int8; torch-bf16 on a CPU with
+bf16 instructions) is measured twice more,
 as (a:<backend>) the same loop and (b:<backend>) the same job, and compared with the fp32 PyTorch
 loop of the same run: speed-up, argmax agreement and max / mean |Δprob| (goal: x2 at >= 99 %).
 
