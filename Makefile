@@ -12,12 +12,12 @@ STAMP := $(VENV)/.installed
 SCALE ?= small
 PYTEST_ARGS ?=
 # The suite mostly waits (Delta commits, the Airflow and spark-submit subprocesses), so
-# two workers on two cores take about 24 min, the fault tests' real job processes included;
+# two workers on two cores take about 25 min, the fault and cluster tests' job processes included;
 # a file stays on one worker (its module fixtures are built once). `make test XDIST=` runs
 # it serially.
 # tests/test_cluster.py (marker `cluster`: a local standalone cluster and S3 store, the tiny
-# world simulated and aggregated on it and locally) came after that measurement: alone it
-# takes about 9.5 min; `make test PYTEST_ARGS='-m "not cluster"'` leaves it out.
+# world simulated and aggregated on it and locally) is the longest file, about 8 min of it;
+# `make test PYTEST_ARGS='-m "not cluster"'` leaves it out.
 XDIST ?= -n 2 --dist loadfile
 
 .PHONY: venv test demo bench clean

@@ -42,7 +42,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -157,7 +157,7 @@ def whole_after_kill(spark, before: dict[str, Any], warehouse: Path) -> list[str
 
 
 def kill_matrix(spark, jobs: list[str], repeats: int, seed: int, work: Path, base: Path, config: Path,
-                backbone: Path, done: set[tuple[str, int]], record) -> None:
+                backbone: Path, done: set[tuple[str, int]], record: Callable[[dict[str, Any]], None]) -> None:
     for job in jobs:
         args = job_args(job, work, backbone)
         if all((job, k) in done for k in range(repeats)):
@@ -201,7 +201,8 @@ def kill_matrix(spark, jobs: list[str], repeats: int, seed: int, work: Path, bas
         shutil.rmtree(ref_dir, ignore_errors=True)
 
 
-def races(spark, repeats: int, work: Path, base: Path, config: Path, done: set[tuple[str, int]], record) -> None:
+def races(spark, repeats: int, work: Path, base: Path, config: Path, done: set[tuple[str, int]],
+          record: Callable[[dict[str, Any]], None]) -> None:
     cases = {
         "same job, same day, twice at once": ("assemble-text", [["--ds", DAY0], ["--ds", DAY0]]),
         "two imports into the same tables": ("import-labels", [

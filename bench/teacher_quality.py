@@ -67,6 +67,8 @@ RECIPES: dict[str, dict[str, Any]] = {
     "recipe": {},
 }
 CURVE_KEYS = ("accuracy", "quadratic_weighted_kappa", "macro_f1")
+# What load_frame adds beside the labelled rows (a simulated world's hidden facts among them).
+FRAME_COLUMNS = "lang,true_relevance,title_quality,pin_lang"
 
 
 def _recipe_settings(name: str, defaults: dict[str, Any]) -> dict[str, Any]:
@@ -337,7 +339,8 @@ def main(argv: list[str] | None = None) -> int:
     base = config.teacher
     out = Path(args.out or config.reports_path)
     out.mkdir(parents=True, exist_ok=True)
-    key = hashlib.sha1(os.path.abspath(args.warehouse).encode()).hexdigest()[:10]
+    # FRAME_COLUMNS in the key: a frame cached before a column joined it is read afresh.
+    key = hashlib.sha1(f"{os.path.abspath(args.warehouse)}|{FRAME_COLUMNS}".encode()).hexdigest()[:10]
     frame = load_frame(args.warehouse, args.config, args.sets, args.split, out / f".teacher_frame_{key}_{args.split}.parquet")
     if "lang" not in frame:
         frame["lang"] = None

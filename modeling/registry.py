@@ -75,7 +75,8 @@ def sweep_stale(root: str | os.PathLike[str], older_than_s: float = STALE_STAGIN
     """
     base, now, gone = Path(root), time.time(), []
     for path in base.iterdir() if base.is_dir() else []:
-        if not (path.name.startswith(".") and path.is_dir() and (".staging-" in path.name or ".replaced-" in path.name)):
+        left_by_a_save = ".staging-" in path.name or ".replaced-" in path.name
+        if not (path.name.startswith(".") and path.is_dir() and left_by_a_save):
             continue
         if now - path.stat().st_mtime > older_than_s:
             shutil.rmtree(path, ignore_errors=True)

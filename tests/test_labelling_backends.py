@@ -1,4 +1,4 @@
-"""labelling.backend: bf16 and the ONNX Runtime graphs score like the PyTorch teacher, are cached, and are recorded per row."""
+"""labelling.backend: bf16 and the ONNX graphs score like the PyTorch teacher, are cached, and are recorded per row."""
 
 from __future__ import annotations
 
