@@ -106,15 +106,22 @@ def run_job(command: str, args: Iterable[str], warehouse: str | Path, config: st
     return finish(command, start_job(command, args, warehouse, config, **env), timeout)
 
 
+# Points reached in a Spark task, not in the driver: in local mode the Python workers inherit
+# SEARCHREL_FAULT_LOG and log them too, but a kill there takes a worker, not the job (Spark's task
+# retry is its recovery; tests/test_cluster.py kills a whole Spark worker there instead).
+EXECUTOR_POINTS = frozenset({"label.batch.scored"})
+
+
 def fault_points(log_path: str | Path) -> list[tuple[str, int, str]]:
-    """The checkpoints a run passed (name, n-th, detail), read from its SEARCHREL_FAULT_LOG file."""
+    """The driver's checkpoints a run passed (name, n-th, detail), read from its SEARCHREL_FAULT_LOG file."""
     path = Path(log_path)
     if not path.exists():
         return []
     out = []
     for line in path.read_text(encoding="utf-8").splitlines():
         name, nth, detail = (line.split("\t") + ["", ""])[:3]
-        out.append((name, int(nth), detail))
+        if name not in EXECUTOR_POINTS:
+            out.append((name, int(nth), detail))
     return out
 
 

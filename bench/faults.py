@@ -22,7 +22,7 @@ retries) with the tables of one sequential run.
 Writes `<out>/reliability.json` (the report's "Reliability" section and README's table
 read it) and prints a markdown table.
 
-    .venv/bin/python bench/faults.py [--repeats 20] [--jobs aggregate,label] [--out <dir>] [--seed 1] [--work <dir>]
+    .venv/bin/python bench/faults.py [--repeats 20] [--jobs aggregate,label] [--out <dir>] [--seed 1] [--work <dir>] [--parallel 2]
 
 With --work, every finished run is kept in <work>/runs.jsonl, so the same command, rerun
 after a kill, goes on where it stopped.
@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import concurrent.futures
 import datetime as dt
 import json
 import os
@@ -156,49 +157,72 @@ def whole_after_kill(spark, before: dict[str, Any], warehouse: Path) -> list[str
     return problems
 
 
+def _reference(spark, job: str, work: Path, base: Path, config: Path, backbone: Path) -> dict[str, Any]:
+    """The uninterrupted run of one job: its fault points, commit count, tables and seconds."""
+    ref_dir = fresh_copy(job, base, work / f"{job}-reference")
+    points_file = work / f"{job}.points"
+    ref_run = fh.run_job(job, job_args(job, work, backbone), ref_dir, config, fault_log=points_file)
+    if ref_run.returncode != 0:
+        raise SystemExit(f"{job} reference run failed:\n{ref_run.stderr[-3000:]}")
+    points = fh.fault_points(points_file)
+    reference = {"points": points, "commits": sum(1 for p in points if p[0] == "table.commit.after"),
+                 "snapshot": snapshot(spark, ref_dir), "seconds": ref_run.seconds}
+    shutil.rmtree(ref_dir, ignore_errors=True)
+    print(f"{job}: reference {ref_run.seconds:.0f} s, {len(points)} fault points", flush=True)
+    return reference
+
+
+def _kill_and_rerun(spark, job: str, k: int, point: tuple[str, int, str], ref: dict[str, Any], work: Path,
+                    base: Path, config: Path, backbone: Path) -> dict[str, Any]:
+    """One repeat: a fresh copy, the job killed at `point`, the state checked, rerun, compared."""
+    args = job_args(job, work, backbone)
+    where = fresh_copy(job, base, work / f"{job}-{k}")
+    before = snapshot(spark, where)
+    killed = fh.run_job(job, args, where, config, fault_at=f"{point[0]}:{point[1]}")
+    problems = [] if killed.killed else [f"not killed (exit {killed.returncode})"]
+    problems += whole_after_kill(spark, before, where)
+    rerun = fh.run_job(job, args, where, config)
+    if rerun.returncode != 0:
+        problems.append(f"rerun exit {rerun.returncode}: {rerun.last_line()}")
+    after = snapshot(spark, where)
+    reference = ref["snapshot"]
+    lost, extra = compare(reference, after)
+    models_ok = fh.check_models(where / "models") == [] and (
+        after["models"]["teacher"]["current"] == reference["models"]["teacher"]["current"]
+        and after["models"]["student"]["current"] == reference["models"]["student"]["current"])
+    if not models_ok:
+        problems.append("models differ from the reference after the rerun")
+    shutil.rmtree(where, ignore_errors=True)
+    print(f"  {job} #{k} kill at {point[0]}:{point[1]} ({point[2]}): lost {lost}, extra {extra}, "
+          f"recovered in {rerun.seconds:.0f} s{'; ' + '; '.join(problems) if problems else ''}", flush=True)
+    return {"fault": "kill", "job": job, "repeat": k, "point": f"{point[0]}:{point[1]}", "detail": point[2],
+            "kind": kind_of(point, ref["commits"]), "rows_lost": lost, "rows_extra": extra, "problems": problems,
+            "recover_s": round(rerun.seconds, 1), "uninterrupted_s": round(ref["seconds"], 1)}
+
+
 def kill_matrix(spark, jobs: list[str], repeats: int, seed: int, work: Path, base: Path, config: Path,
-                backbone: Path, done: set[tuple[str, int]], record: Callable[[dict[str, Any]], None]) -> None:
+                backbone: Path, done: set[tuple[str, int]], record: Callable[[dict[str, Any]], None],
+                parallel: int = 1) -> None:
+    """Every job's uninterrupted reference first, then its kill-and-rerun repeats, `parallel` at a time.
+
+    Repeats are independent (each on its own copy of the prepared warehouse, each job a process
+    of its own), so running two at once on two cores changes the recovery seconds, not the rows.
+    """
+    tasks = []
     for job in jobs:
-        args = job_args(job, work, backbone)
         if all((job, k) in done for k in range(repeats)):
             continue
         rng = random.Random(f"{seed}:{job}")  # per job, so a resumed bench draws the same points
-        ref_dir = fresh_copy(job, base, work / f"{job}-reference")
-        points_file = work / f"{job}.points"
-        ref_run = fh.run_job(job, args, ref_dir, config, fault_log=points_file)
-        if ref_run.returncode != 0:
-            raise SystemExit(f"{job} reference run failed:\n{ref_run.stderr[-3000:]}")
-        points = fh.fault_points(points_file)
-        commits = sum(1 for p in points if p[0] == "table.commit.after")
-        reference = snapshot(spark, ref_dir)
-        print(f"{job}: reference {ref_run.seconds:.0f} s, {len(points)} fault points", flush=True)
+        ref = _reference(spark, job, work, base, config, backbone)
         for k in range(repeats):
-            point = rng.choice(points)  # drawn even when done, so a resumed run draws the same points
-            if (job, k) in done:
-                continue
-            where = fresh_copy(job, base, work / f"{job}-{k}")
-            before = snapshot(spark, where)
-            killed = fh.run_job(job, args, where, config, fault_at=f"{point[0]}:{point[1]}")
-            problems = [] if killed.killed else [f"not killed (exit {killed.returncode})"]
-            problems += whole_after_kill(spark, before, where)
-            rerun = fh.run_job(job, args, where, config)
-            if rerun.returncode != 0:
-                problems.append(f"rerun exit {rerun.returncode}: {rerun.last_line()}")
-            after = snapshot(spark, where)
-            lost, extra = compare(reference, after)
-            models_ok = fh.check_models(where / "models") == [] and (
-                after["models"]["teacher"]["current"] == reference["models"]["teacher"]["current"]
-                and after["models"]["student"]["current"] == reference["models"]["student"]["current"])
-            if not models_ok:
-                problems.append("models differ from the reference after the rerun")
-            record({"fault": "kill", "job": job, "repeat": k, "point": f"{point[0]}:{point[1]}",
-                    "detail": point[2], "kind": kind_of(point, commits), "rows_lost": lost, "rows_extra": extra,
-                    "problems": problems, "recover_s": round(rerun.seconds, 1),
-                    "uninterrupted_s": round(ref_run.seconds, 1)})
-            print(f"  kill at {point[0]}:{point[1]} ({point[2]}): lost {lost}, extra {extra}, "
-                  f"recovered in {rerun.seconds:.0f} s{'; ' + '; '.join(problems) if problems else ''}", flush=True)
-            shutil.rmtree(where, ignore_errors=True)
-        shutil.rmtree(ref_dir, ignore_errors=True)
+            point = rng.choice(ref["points"])  # drawn even when done, so a resumed run draws the same points
+            if (job, k) not in done:
+                tasks.append((job, k, point, ref))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        futures = [pool.submit(_kill_and_rerun, spark, job, k, point, ref, work, base, config, backbone)
+                   for job, k, point, ref in tasks]
+        for future in concurrent.futures.as_completed(futures):
+            record(future.result())
 
 
 def races(spark, repeats: int, work: Path, base: Path, config: Path, done: set[tuple[str, int]],
@@ -269,6 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-races", action="store_true", help="only the kills")
     parser.add_argument("--seed", type=int, default=1, help="seed of the random kill points")
     parser.add_argument("--out", default=str(fh.REPO / "reports"), help="folder for reliability.json")
+    parser.add_argument("--parallel", type=int, default=1,
+                        help="kill-and-rerun repeats run at once (default 1; recovery times grow with it)")
     parser.add_argument("--work", help="scratch folder (default: a temporary one, removed after)")
     args = parser.parse_args(argv)
     jobs = [j for j in args.jobs.split(",") if j]
@@ -304,14 +330,15 @@ def main(argv: list[str] | None = None) -> int:
             base, backbone = prepare(work, config)
             (work / "prepared").touch()
         spark = get_spark(load_config(config, environ={}))
-        kill_matrix(spark, jobs, args.repeats, args.seed, work, base, config, backbone, done, record)
+        kill_matrix(spark, jobs, args.repeats, args.seed, work, base, config, backbone, done, record,
+                    parallel=args.parallel)
         if not args.no_races:
             races(spark, args.repeats, work, base, config, done, record)
     finally:
         if not args.work:
             shutil.rmtree(work, ignore_errors=True)
     summary = summarise(results)
-    report = {"generated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    report = {"parallel": args.parallel, "generated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
               "command": "bench/faults.py " + " ".join(argv if argv is not None else sys.argv[1:]),
               "repeats": args.repeats, "seed": args.seed, "seconds": round(time.perf_counter() - t0, 1),
               "summary": summary, "runs": results}

@@ -34,6 +34,7 @@ import pandas as pd
 
 from modeling import teacher_inference
 from modeling.teacher_inference import N_LEVELS
+from searchrel.core.faults import checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -228,6 +229,7 @@ def score_batches(batches: Iterator[tuple[pd.Series, pd.Series]], opts: ScoringO
     cutpoints = (teacher.meta.get("decoding") or {}).get("cutpoints")
     for queries, texts in batches:
         probs = score_texts(teacher, queries.tolist(), texts.tolist(), opts.micro_batch_size, opts.sort_by_length)
+        checkpoint("label.batch.scored")  # where tests/test_cluster.py takes a worker away mid-task
         yield summarise(probs, cutpoints).assign(backend=teacher.backend)
 
 

@@ -22,6 +22,7 @@ from searchrel.core.config import Config, load_config, parse_set_options
 from searchrel.core.dates import iso_date
 from searchrel.core.errors import (
     EXIT_FAILED, EXIT_OK, EXIT_USAGE, ConfigError, JobFailed, UsageError, storage_refusal,
+    storage_unreachable,
 )
 from searchrel.core.tables import new_run_id
 
@@ -170,6 +171,11 @@ def entry_point(
                 # Wrong credentials are configuration: one line, exit 2, no JVM stack.
                 print(f"searchrel {name}: error: {refused}", file=sys.stderr)
                 return EXIT_USAGE
+            unreachable = storage_unreachable(exc)
+            if unreachable:
+                # An outage, not a bug: one line, exit 1 (a scheduler's retry may succeed), no JVM stack.
+                print(f"searchrel {name}: error: {unreachable}", file=sys.stderr)
+                return EXIT_FAILED
             log.exception("%s failed: %s: %s", name, type(exc).__name__, exc)
             return EXIT_FAILED
         if result is not None:

@@ -68,6 +68,21 @@ def test_a_refused_s3a_request_becomes_one_line_without_secrets():
     assert storage_refusal(RuntimeError("java.io.FileNotFoundException: s3a://b/x")) is None
 
 
+def test_an_unreachable_store_becomes_one_line_and_refused_access_does_not_match():
+    from searchrel.core.errors import storage_refusal, storage_unreachable
+
+    jvm_text = ("An error occurred while calling z:io.delta.tables.DeltaTable.isDeltaTable.\n: java.net.ConnectException: "
+                "getFileStatus on s3a://b/warehouse/raw/pins/_delta_log: software.amazon.awssdk.core.exception."
+                "SdkClientException: Unable to execute HTTP request: Connect to 127.0.0.1:50643 [/127.0.0.1] failed: "
+                "Connection refused: Connection refused\n\tat org.apache.hadoop.fs.s3a.S3AUtils.translateException")
+    line = storage_unreachable(RuntimeError(jvm_text))
+    assert line is not None and "\n" not in line
+    assert line.startswith("the object store did not answer at 127.0.0.1:50643 (Connection refused) "
+                           "for s3a://b/warehouse/raw/pins/_delta_log")
+    assert storage_refusal(RuntimeError(jvm_text)) is None
+    assert storage_unreachable(RuntimeError("java.nio.file.AccessDeniedException: s3a://b/x: 403")) is None
+
+
 def _lock():
     from filelock import FileLock
 

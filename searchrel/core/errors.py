@@ -40,6 +40,12 @@ class ConcurrentWriteConflict(JobFailed):
 # What hadoop-aws raises when the store refuses a request (wrong key or secret, no permission):
 # java.nio.file.AccessDeniedException: s3a://bucket/path: <operation> on s3a://…: … Status Code: 403 …
 _S3A_DENIED = re.compile(r"java\.nio\.file\.AccessDeniedException: (s3a://[^\s:]*)")
+# What hadoop-aws raises when nothing answers at the endpoint (the store is down, a wrong host or port):
+# java.net.ConnectException: getFileStatus on s3a://…: … Connect to 127.0.0.1:8333 [/127.0.0.1] failed: Connection refused
+_S3A_UNREACHABLE = re.compile(
+    r"java\.net\.(?:ConnectException|UnknownHostException|SocketTimeoutException|NoRouteToHostException): "
+    r"\w+ on (s3a://[^\s:]*)")
+_S3A_CONNECT = re.compile(r"Connect to (\S+?)(?: \[[^\]]*\])? failed: ([^:\n]+)")
 _S3_ERROR_CODE = re.compile(r"\b(SignatureDoesNotMatch|InvalidAccessKeyId|AccessDenied|InvalidToken|ExpiredToken)\b")
 
 
@@ -59,3 +65,21 @@ def storage_refusal(exc: BaseException) -> str | None:
     return (f"the object store refused access to {denied.group(1)} ({reason}): check the s3a credentials "
             "(spark.hadoop.fs.s3a.access.key / secret.key in the spark-submit properties file) "
             "and the bucket's permissions")
+
+
+def storage_unreachable(exc: BaseException) -> str | None:
+    """One line for a job whose object store did not answer, or None for any other error.
+
+    A store that is down (or an endpoint that names the wrong host or port) surfaces, after
+    s3a's retries, as a Java ConnectException under a JVM stack of a few hundred lines. It is
+    a failed run, not bad arguments (exit 1, so a scheduler retries it later); Delta commits
+    are atomic, so a run stopped this way committed nothing it had not finished.
+    """
+    text = str(exc)
+    unreachable = _S3A_UNREACHABLE.search(text)
+    if not unreachable:
+        return None
+    connect = _S3A_CONNECT.search(text)
+    where, why = (connect.group(1), connect.group(2).strip()) if connect else ("its endpoint", "no answer")
+    return (f"the object store did not answer at {where} ({why}) for {unreachable.group(1)}: "
+            "is it up? check spark.hadoop.fs.s3a.endpoint in the spark-submit properties file")
