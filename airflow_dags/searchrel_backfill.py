@@ -6,7 +6,10 @@ chunk rather than per day: the jobs are windowed by construction), at most
 `SEARCHREL_BACKFILL_PARALLELISM` (default 2) chunks of a step at once. Steps
 are barriers: every chunk of a step must pass its expectation suites before
 any chunk of the next step starts, so a failed suite stops the whole
-backfill where it failed. The jobs are idempotent (replaceWhere / MERGE on
+backfill where it failed. On an s3a:// warehouse, parallel chunks need
+Delta's DynamoDB log store in the properties file (drivers must not commit
+to one table at once otherwise); without it the run stops before its first
+chunk and says so. The jobs are idempotent (replaceWhere / MERGE on
 their partitions), so clearing and re-running a chunk is safe.
 """
 
@@ -27,6 +30,9 @@ def plan_chunks(params: dict | None = None) -> list[dict[str, str]]:
     """One task environment per chunk: the resolved settings plus CHUNK_START/CHUNK_END."""
     assert params is not None
     values = settings.resolve(lambda name: Variable.get(name, default=None))
+    unsafe = settings.concurrent_writers_refusal(values, PARALLELISM)
+    if unsafe:
+        raise ValueError(unsafe)  # before any chunk runs: the one line is the task's error
     ranges = pipeline.chunks(params["start"], params["end"], int(params["chunk_days"]))
     return [{**values, "CHUNK_START": start, "CHUNK_END": end} for start, end in ranges]
 

@@ -148,7 +148,7 @@ def whole_after_kill(spark, before: dict[str, Any], warehouse: Path) -> list[str
         old_version, old_rows = before["tables"].get(table, (None, []))
         if version == old_version and fh.table_rows(spark, warehouse, table) != old_rows:
             problems.append(f"{table}: rows changed without a commit")
-        if old_version is not None and (version or -1) < old_version:
+        if old_version is not None and (version if version is not None else -1) < old_version:
             problems.append(f"{table}: version went back")
     for kind, state in before["models"].items():
         now = fh.models_state(warehouse / "models")[kind]
@@ -158,7 +158,16 @@ def whole_after_kill(spark, before: dict[str, Any], warehouse: Path) -> list[str
 
 
 def _reference(spark, job: str, work: Path, base: Path, config: Path, backbone: Path) -> dict[str, Any]:
-    """The uninterrupted run of one job: its fault points, commit count, tables and seconds."""
+    """The uninterrupted run of one job: its fault points, commit count, tables and seconds.
+
+    Kept in <work>/<job>.reference.json, so a resumed bench does not run it again.
+    """
+    kept = work / f"{job}.reference.json"
+    if kept.exists():
+        ref = json.loads(kept.read_text(encoding="utf-8"))
+        ref["points"] = [tuple(p) for p in ref["points"]]
+        print(f"{job}: reference kept from an earlier run, {len(ref['points'])} fault points", flush=True)
+        return ref
     ref_dir = fresh_copy(job, base, work / f"{job}-reference")
     points_file = work / f"{job}.points"
     ref_run = fh.run_job(job, job_args(job, work, backbone), ref_dir, config, fault_log=points_file)
@@ -169,6 +178,7 @@ def _reference(spark, job: str, work: Path, base: Path, config: Path, backbone: 
                  "snapshot": snapshot(spark, ref_dir), "seconds": ref_run.seconds}
     shutil.rmtree(ref_dir, ignore_errors=True)
     print(f"{job}: reference {ref_run.seconds:.0f} s, {len(points)} fault points", flush=True)
+    kept.write_text(json.dumps(reference), encoding="utf-8")
     return reference
 
 

@@ -151,7 +151,7 @@ def _record_run(ctx: runner.JobContext, record: dict[str, Any]) -> None:
     """
     from searchrel.core.files import add_record
 
-    add_record(os.path.join(ctx.config.reports_path, RUNS_DIR), record)
+    add_record(os.path.join(ctx.config.reports_path, RUNS_DIR), record, spark=ctx.spark)
 
 
 def run(ctx: runner.JobContext) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
 import subprocess
 import sys
@@ -25,19 +26,32 @@ from pathlib import Path
 
 import pytest
 
-from searchrel.cluster.local import ClusterSpec, LocalCluster, read_properties, submit_properties
+from searchrel.cluster.local import ClusterSpec, LocalCluster, free_ports, read_properties, submit_properties
 from searchrel.cluster.s3 import S3Client
-from searchrel.cluster.submit import project_root, submit_job, submit_script
+from searchrel.cluster.submit import job_script, project_root, start_script, submit_job, submit_script
+from searchrel.core import catalog, pipeline
 from searchrel.core.session import bundled_hadoop_version
 
 REPO = project_root()
-DAY = "2026-11-23"  # the tiny world's last simulated day (simulation.end_ds)
+# Two of the tiny world's three impression days (simulation.end_ds and the day before); the
+# third is left for the failure tests, which must find nothing of theirs committed.
+DAY0, DAY, SPARE_DAY = "2026-11-22", "2026-11-23", "2026-11-21"
+DAILY_STEPS = [step for step in pipeline.STEPS if step.dag == "daily" and not step.optional]
 # The aggregate job's tables; pin_feature_days records which run computed a day (run_id), not what.
 AGGREGATE_TABLES = [
     "features/pin_query_token_daily", "features/pin_link_text_daily", "features/pin_feature_days:run_id",
     "features/pin_query_tokens", "features/pin_board_tokens", "features/pin_link_text",
 ]
 JOB_TIMEOUT_S = 900
+# What the daily chain writes, compared with a local run. Model outputs (scores, embeddings,
+# features) are matched on the catalog's keys with floats within 1e-4: batching differs.
+COMPARED_TABLES = AGGREGATE_TABLES + [
+    "features/pin_text",
+    "labels/teacher_scores:scored_at@" + ",".join(catalog.TEACHER_SCORES.keys),
+    "features/student_examples@" + ",".join(catalog.STUDENT_EXAMPLES.keys),
+    "features/pin_embeddings@" + ",".join(catalog.PIN_EMBEDDINGS.keys),
+    "features/query_features@" + ",".join(catalog.QUERY_FEATURES.keys),
+]
 
 
 def test_submit_properties_point_s3a_at_the_endpoint_with_matching_jars():
@@ -146,14 +160,96 @@ def test_a_session_of_our_own_on_an_s3a_warehouse_gets_the_jars(cluster):
 
 
 @pytest.fixture(scope="module")
-def both_runs(cluster, tmp_path_factory, test_config_file):
-    """The tiny world simulated and aggregated for DAY on the cluster (s3a) and locally (a folder)."""
+def chain_config(test_config_file, tiny_teacher, tmp_path_factory) -> Path:
+    """The test settings, with the tiny teacher's folder as `models_dir` for both runs.
+
+    How the teacher reaches the executors: a shared path. `models_dir` is an absolute
+    folder every executor can read (here this machine's disk; on a cluster an NFS, EFS or
+    DBFS mount), and each Python worker loads the teacher from it once. It keeps one copy
+    of the weights where `searchrel teacher-train` writes them, with no upload step that
+    could go stale, and Hugging Face's from_pretrained reads a folder, not an s3a:// URI.
+    """
+    folder = tmp_path_factory.mktemp("chain-config")
+    path = folder / "chain.yaml"
+    # great-expectations writes its Data Docs and summaries to a local folder, not to the store.
+    # The tiny teacher is random: the gates on its label shares and levels are opened (as in
+    # tests/test_dag_end_to_end.py); every other gate runs as configured.
+    path.write_text(test_config_file.read_text() + f"models_dir: {tiny_teacher}\n"
+                    f"validation:\n  reports_dir: {folder / 'reports'}\n  label_distribution_tolerance: 1.0\n"
+                    "  argmax_distribution_tolerance: 1.0\n  min_teacher_levels: 1\n")
+    return path
+
+
+def _parent(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def _worker_of(cluster: LocalCluster, pid: int) -> dict:
+    """The Spark worker (name, pid) whose executor runs process `pid`: its ancestor among the recorded workers."""
+    workers = {p["pid"]: p for p in cluster.record()["processes"] if p["name"].startswith("spark-worker")}
+    while pid > 1:
+        if pid in workers:
+            return workers[pid]
+        pid = _parent(pid)
+    raise AssertionError("the held Python worker runs under no recorded Spark worker")
+
+
+def _label_losing_a_worker(cluster: LocalCluster, args: list[str], work: Path) -> dict:
+    """`label` on the cluster; once an executor has scored its first batch, its Spark worker is SIGKILLed.
+
+    The fault point `label.batch.scored` (searchrel.core.faults) reaches the executors through
+    spark.executorEnv.*: each Python worker that gets there leaves its pid and waits. The first
+    one's Spark worker (its process group: the worker JVM, the executor, its Python workers) is
+    killed as a lost machine would be; then the survivors are let go. No sleep decides the moment.
+    """
+    hold = work / "hold"
+    props = cluster.root / "label-kill.properties"
+    props.write_text(cluster.properties_path.read_text()
+                     + "spark.executorEnv.SEARCHREL_FAULT_AT label.batch.scored\n"
+                     + f"spark.executorEnv.SEARCHREL_FAULT_ACTION hold:{hold}\n")
+    os.chmod(props, 0o600)
+    log_file = cluster.root / "logs" / "cluster-label.log"
+    t0 = time.monotonic()
+    process = start_script(cluster, job_script("label_impressions"), args, log_file, properties_file=props)
+    try:
+        deadline = time.monotonic() + JOB_TIMEOUT_S
+        while not list(hold.glob("*.held")):
+            assert process.poll() is None, f"label ended before any batch was scored; see {log_file}"
+            assert time.monotonic() < deadline, f"no executor reached label.batch.scored; see {log_file}"
+            time.sleep(0.1)
+        held = min(hold.glob("*.held"), key=lambda f: f.stat().st_mtime)
+        worker = _worker_of(cluster, int(held.read_text()))
+        os.killpg(worker["pid"], signal.SIGKILL)
+        killed_after = round(time.monotonic() - t0, 1)
+        while LocalCluster._alive(worker["pid"]):
+            time.sleep(0.05)
+        (hold / "go").touch()
+        process.wait(timeout=JOB_TIMEOUT_S)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        (hold / "go").touch()
+    return {"worker": worker["name"], "killed_after_s": killed_after, "returncode": process.returncode,
+            "seconds": round(time.monotonic() - t0, 1), "log": str(log_file)}
+
+
+@pytest.fixture(scope="module")
+def daily_chain(cluster, chain_config, tmp_path_factory):
+    """Two days of the tiny world through the daily DAG's steps, on the cluster (s3a) and locally (a folder).
+
+    The steps and their gates are the pipeline's own (searchrel.core.pipeline: the steps
+    of the daily DAG), each submitted as its unchanged spark_jobs/<job>.py for DAY0..DAY.
+    On the cluster, a Spark worker is killed in the middle of `label`; after the chain,
+    every gate's suite is validated there in one driver.
+    """
     work = tmp_path_factory.mktemp("runs")
     logs = cluster.root / "logs"
     s3a = cluster.record()["warehouse"]
     local = work / "local-warehouse"
-    common = ["--config", str(test_config_file)]
-    timings = {}
+    common = ["--config", str(chain_config)]
+    dates = ["--start", DAY0, "--end", DAY]
+    local_props = REPO / "conf" / "spark-submit.local.conf"
+    timings: dict[str, float] = {}
 
     def run(name: str, job: str, args: list[str], **kwargs) -> None:
         t0 = time.monotonic()
@@ -164,43 +260,79 @@ def both_runs(cluster, tmp_path_factory, test_config_file):
 
     with _lock():  # the first submission may still resolve s3a's jars into the shared Ivy cache
         run("cluster-simulate", "simulate", ["--scale", "tiny", "--warehouse", s3a])
-    run("cluster-aggregate", "aggregate_features", ["--ds", DAY, "--warehouse", s3a])
-    local_props = REPO / "conf" / "spark-submit.local.conf"
     run("local-simulate", "simulate", ["--scale", "tiny", "--warehouse", str(local)],
         properties_file=local_props, master="local[2]")
-    run("local-aggregate", "aggregate_features", ["--ds", DAY, "--warehouse", str(local)],
-        properties_file=local_props, master="local[2]")
-    print(f"\njob wall times (s): {json.dumps(timings)}")
-    return s3a, local, work
+    kill = None
+    for step in DAILY_STEPS:
+        if step.job == "label_impressions":
+            kill = _label_losing_a_worker(cluster, dates + ["--warehouse", s3a] + common, work)
+            timings["cluster-label_impressions"] = kill["seconds"]
+            assert kill["returncode"] == 0, f"label exited {kill['returncode']} after losing a worker; see {kill['log']}"
+        else:
+            run(f"cluster-{step.job}", step.job, dates + ["--warehouse", s3a])
+        run(f"local-{step.job}", step.job, dates + ["--warehouse", str(local)],
+            properties_file=local_props, master="local[2]")
+    gates = [["validate", gate.name, *(dates if gate.partition else []), "--warehouse", s3a, *common]
+             for step in DAILY_STEPS for gate in step.gates]
+    t0 = time.monotonic()
+    done = submit_script(cluster, REPO / "airflow_dags" / "searchrel_airflow" / "run_jobs.py",
+                         [arg for i, gate in enumerate(gates) for arg in (["--then"] if i else []) + gate],
+                         log_file=logs / "cluster-gates.log", timeout_s=JOB_TIMEOUT_S)
+    timings["cluster-gates"] = round(time.monotonic() - t0, 1)
+    print(f"\njob wall times (s): {json.dumps(timings)}\nworker kill: {json.dumps(kill)}")
+    return {"s3a": s3a, "local": local, "work": work, "kill": kill, "gates": done.returncode,
+            "gate_count": len(gates), "timings": timings}
 
 
 @pytest.mark.cluster
 @pytest.mark.slow
 @pytest.mark.timeout(3600)
-def test_tiny_world_aggregates_on_s3a_equal_a_local_run_row_for_row(cluster, both_runs):
-    s3a, local, work = both_runs
-    out = work / "comparison.json"
+def test_two_days_of_the_daily_chain_on_s3a_equal_a_local_run_row_for_row(cluster, daily_chain):
+    assert daily_chain["gates"] == 0, f"a gate failed on the cluster; see {cluster.root / 'logs' / 'cluster-gates.log'}"
+    assert daily_chain["gate_count"] >= 7
+    out = daily_chain["work"] / "comparison.json"
     done = submit_script(cluster, REPO / "tests" / "cluster_checks" / "compare_tables.py",
-                         [str(out), f"file://{local}", s3a, *AGGREGATE_TABLES],
+                         [str(out), f"file://{daily_chain['local']}", daily_chain["s3a"], *COMPARED_TABLES],
                          log_file=cluster.root / "logs" / "compare.log", timeout_s=JOB_TIMEOUT_S)
     assert done.returncode == 0, f"comparison failed; see {cluster.root / 'logs' / 'compare.log'}"
     result = json.loads(out.read_text())
+    print(f"\ncompared: {json.dumps(result)}")
+    assert set(result) == {spec.split(":")[0].split("@")[0] for spec in COMPARED_TABLES}
     for table, counts in result.items():
         assert counts["columns_equal"], table
         assert counts["left"] == counts["right"] > 0, (table, counts)
         assert counts["left_only"] == counts["right_only"] == 0, (table, counts)
+        assert counts.get("duplicated_keys", 0) == counts.get("differing", 0) == 0, (table, counts)
+    # Both days made it through: a chain that silently did one day would still compare equal.
+    for table in ("labels/teacher_scores", "features/student_examples"):
+        assert result[table]["left"] > 0
     # The secret went to spark-submit in the properties file only: no log of any run shows it.
     secret = _secret(cluster)
     logs = [*(cluster.root / "logs").glob("*.log"), *(cluster.root / "spark" / "work").glob("*/*/std*")]
-    assert len(logs) > 6
+    assert len(logs) > 10
     for log_file in logs:
         assert secret not in log_file.read_text(errors="replace"), log_file
 
 
 @pytest.mark.cluster
+@pytest.mark.slow
+@pytest.mark.timeout(3600)
+def test_label_finishes_after_losing_a_worker_with_every_pair_scored_once(cluster, daily_chain):
+    kill = daily_chain["kill"]
+    assert kill["returncode"] == 0
+    # The worker is gone for good (the master lists it DEAD or not at all): the job finished on the other one.
+    assert cluster.status()["alive_workers"] == 1
+    text = Path(kill["log"]).read_text(errors="replace")
+    assert "Lost executor" in text or "ExecutorLostFailure" in text or "lost worker" in text.lower(), kill["log"]
+    # Exactly once: the run's own reconciliation (rows in = written + quarantined) passed, and
+    # the table's keys are unique and equal a local run's (the equality test above).
+    assert "ReconciliationError" not in text
+
+
+@pytest.mark.cluster
 @pytest.mark.timeout(1800)
-def test_a_wrong_secret_fails_in_one_line_and_commits_nothing(cluster, both_runs, tmp_path):
-    s3a, _local, _work = both_runs
+def test_a_wrong_secret_fails_in_one_line_and_commits_nothing(cluster, daily_chain, tmp_path):
+    s3a = daily_chain["s3a"]
     record = cluster.record()
     props = read_properties(cluster.properties_path)
     good = S3Client(record["s3_endpoint"], props["spark.hadoop.fs.s3a.access.key"],
@@ -212,7 +344,7 @@ def test_a_wrong_secret_fails_in_one_line_and_commits_nothing(cluster, both_runs
     before = sorted(good.list_keys(record["bucket"], "warehouse/"))
     log_file = tmp_path / "bad-credentials.log"
     # A day not yet aggregated: with good keys this run would write every aggregate table.
-    done = submit_job(cluster, "aggregate_features", ["--ds", "2026-11-22", "--warehouse", s3a],
+    done = submit_job(cluster, "aggregate_features", ["--ds", SPARE_DAY, "--warehouse", s3a],
                       properties_file=bad, log_file=log_file, timeout_s=JOB_TIMEOUT_S)
     output = log_file.read_text(errors="replace")
     assert done.returncode == 2, output[-3000:]
@@ -223,4 +355,30 @@ def test_a_wrong_secret_fails_in_one_line_and_commits_nothing(cluster, both_runs
     assert "(403 Forbidden)" in lines[0] or "(SignatureDoesNotMatch)" in lines[0]
     assert "Traceback" not in output
     assert wrong_secret not in output and props["spark.hadoop.fs.s3a.secret.key"] not in output
+    assert sorted(good.list_keys(record["bucket"], "warehouse/")) == before
+
+
+@pytest.mark.cluster
+@pytest.mark.timeout(1800)
+def test_an_object_store_that_is_down_fails_in_one_line_and_commits_nothing(cluster, daily_chain, tmp_path):
+    s3a = daily_chain["s3a"]
+    record = cluster.record()
+    props = read_properties(cluster.properties_path)
+    good = S3Client(record["s3_endpoint"], props["spark.hadoop.fs.s3a.access.key"],
+                    props["spark.hadoop.fs.s3a.secret.key"])
+    dead_port = free_ports(1)[0]  # picked free: nothing listens there, as when the store is down
+    down = tmp_path / "down.properties"
+    down.write_text(cluster.properties_path.read_text().replace(record["s3_endpoint"], f"http://127.0.0.1:{dead_port}"))
+    os.chmod(down, 0o600)
+    before = sorted(good.list_keys(record["bucket"], "warehouse/"))
+    log_file = tmp_path / "store-down.log"
+    done = submit_job(cluster, "aggregate_features", ["--ds", SPARE_DAY, "--warehouse", s3a],
+                      properties_file=down, log_file=log_file, timeout_s=JOB_TIMEOUT_S)
+    output = log_file.read_text(errors="replace")
+    assert done.returncode == 1, output[-3000:]  # an outage, not bad arguments: a scheduler may retry
+    lines = [line for line in output.splitlines() if line.startswith("searchrel aggregate: error:")]
+    assert len(lines) == 1, output[-3000:]
+    assert f"the object store did not answer at 127.0.0.1:{dead_port} (Connection refused)" in lines[0]
+    assert "Traceback" not in output and "\tat org.apache" not in output
+    assert props["spark.hadoop.fs.s3a.secret.key"] not in output
     assert sorted(good.list_keys(record["bucket"], "warehouse/")) == before

@@ -49,6 +49,39 @@ def test_settings_prefer_variable_then_environment_then_default():
     ]
 
 
+def test_parallel_backfill_on_s3_needs_a_log_store_that_coordinates_drivers(tmp_path):
+    plain = tmp_path / "plain.conf"
+    plain.write_text("spark.sql.extensions io.delta.sql.DeltaSparkSessionExtension\n")
+    dynamo = tmp_path / "dynamo.conf"
+    dynamo.write_text("spark.delta.logStore.s3a.impl=io.delta.storage.S3DynamoDBLogStore\n")
+    s3 = {"SEARCHREL_WAREHOUSE": "s3a://bucket/warehouse", "SEARCHREL_SPARK_CONF": str(plain)}
+    why = settings.concurrent_writers_refusal(s3, 2)
+    assert why is not None and "SEARCHREL_BACKFILL_PARALLELISM=1" in why and "\n" not in why
+    assert settings.concurrent_writers_refusal(s3, 1) is None
+    assert settings.concurrent_writers_refusal({**s3, "SEARCHREL_SPARK_CONF": str(dynamo)}, 4) is None
+    assert settings.concurrent_writers_refusal({**s3, "SEARCHREL_WAREHOUSE": str(tmp_path)}, 4) is None
+
+
+def test_the_project_zip_reaches_spark_submit_only_when_set(tmp_path):
+    import subprocess
+
+    argv_file = tmp_path / "argv"
+    fake_submit = tmp_path / "spark-submit"
+    fake_submit.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {argv_file}\n')
+    fake_submit.chmod(0o755)
+    env = {"PATH": "/usr/bin:/bin", "SEARCHREL_REPO": str(tmp_path), "SEARCHREL_SPARK_SUBMIT": str(fake_submit),
+           "SEARCHREL_SPARK_MASTER": "spark://m:7077", "SEARCHREL_SPARK_CONF": "/p.conf",
+           "SEARCHREL_WAREHOUSE": "s3a://b/w", "SEARCHREL_CONFIG": "/c.yaml"}
+    for py_files, expected in (("", []), ("/dist/my project.zip", ["--py-files", "/dist/my project.zip"])):
+        subprocess.run(["bash", "-c", pipeline.spark_submit("aggregate_features", "--ds 2026-11-23")],
+                       env={**env, "SEARCHREL_PY_FILES": py_files}, check=True)
+        argv = argv_file.read_text().splitlines()
+        assert argv[:4] + argv[4:4 + len(expected)] == ["--master", "spark://m:7077", "--properties-file", "/p.conf",
+                                                         *expected]
+        assert argv[4 + len(expected):7 + len(expected)] == ["--name", "searchrel-aggregate_features",
+                                                              "spark_jobs/aggregate_features.py"]
+
+
 def test_publish_decision_compares_the_student_metric():
     # The shape of `evaluate --student V --json`: teacher and baselines beside the student's report.
     report = lambda v: {"teacher": {"test": {"ndcg_at_10": 0.9}}, "baselines": {"bm25": {"test": {"ndcg_at_10": 0.8}}},  # noqa: E731

@@ -133,6 +133,7 @@ def spark_submit(job: str, args: str = "", script: str | None = None) -> str:
         'cd "$SEARCHREL_REPO"',
         'exec "$SEARCHREL_SPARK_SUBMIT" --master "$SEARCHREL_SPARK_MASTER"'
         ' --properties-file "$SEARCHREL_SPARK_CONF"'
+        ' ${SEARCHREL_PY_FILES:+--py-files "$SEARCHREL_PY_FILES"}'
         f" --name searchrel-{job} {script} {args}".rstrip()
         + ' --warehouse "$SEARCHREL_WAREHOUSE" --config "$SEARCHREL_CONFIG"',
     ]

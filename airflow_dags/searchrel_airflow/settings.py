@@ -41,6 +41,9 @@ SETTINGS: tuple[Setting, ...] = (
             "spark-submit --properties-file (Delta packages, extensions, shuffle partitions)"),
     Setting("warehouse", "searchrel_warehouse", "SEARCHREL_WAREHOUSE", "{repo}/warehouse",
             "warehouse root passed as --warehouse (folder or s3a://… URI)"),
+    Setting("py_files", "searchrel_py_files", "SEARCHREL_PY_FILES", "",
+            "spark-submit --py-files: the project as a zip or wheel, for executors that lack the checkout "
+            "(empty: executors import it from their own environment)"),
     Setting("config", "searchrel_config", "SEARCHREL_CONFIG", "{repo}/conf/searchrel.yaml",
             "pipeline config file passed as --config"),
 )
@@ -73,8 +76,47 @@ def missing_local_files(values: Mapping[str, str]) -> list[str]:
     """Local paths among the settings that do not exist: a run would fail on each task."""
     problems = []
     for name in ("SEARCHREL_REPO", "SEARCHREL_SPARK_SUBMIT", "SEARCHREL_PYTHON", "SEARCHREL_SPARK_CONF",
-                 "SEARCHREL_CONFIG"):
-        path = values[name]
-        if "://" not in path and not os.path.exists(path):
+                 "SEARCHREL_CONFIG", "SEARCHREL_PY_FILES"):
+        path = values.get(name, "")
+        if path and "://" not in path and not os.path.exists(path):
             problems.append(f"{name}={path} does not exist")
     return problems
+
+
+# Delta's log store for s3a (S3SingleDriverLogStore) makes commits exclusive within one driver
+# only: two drivers committing to one table at once can both write the same log entry, and one
+# commit is lost without an error. Parallel backfill chunks are separate drivers.
+MULTI_WRITER_LOG_STORE = "spark.delta.logStore.s3a.impl"
+OBJECT_STORE_SCHEMES = ("s3a://", "s3://", "s3n://")
+
+
+def _properties(path: str) -> dict[str, str]:
+    """A spark-submit properties file (`key value` or `key=value` lines); empty if it cannot be read."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError:
+        return {}
+    out = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            key, _, value = line.replace("=", " ", 1).partition(" ")
+            out[key.strip()] = value.strip()
+    return out
+
+
+def concurrent_writers_refusal(values: Mapping[str, str], parallelism: int) -> str | None:
+    """Why running `parallelism` drivers at once against this warehouse would be unsafe, or None.
+
+    On S3 that takes a log store that coordinates drivers (the DynamoDB one, set in the
+    properties file); without it, one writer at a time (parallelism 1) is the safe choice.
+    """
+    warehouse = values.get("SEARCHREL_WAREHOUSE", "")
+    if parallelism <= 1 or not warehouse.startswith(OBJECT_STORE_SCHEMES):
+        return None
+    if _properties(values.get("SEARCHREL_SPARK_CONF", "")).get(MULTI_WRITER_LOG_STORE):
+        return None
+    return (f"{parallelism} backfill chunks at once would commit to the same Delta tables on {warehouse} "
+            f"from {parallelism} drivers, which Delta's default S3 log store does not make safe: set "
+            "SEARCHREL_BACKFILL_PARALLELISM=1, or configure the DynamoDB log store "
+            f"({MULTI_WRITER_LOG_STORE}=io.delta.storage.S3DynamoDBLogStore) in {values.get('SEARCHREL_SPARK_CONF')}")

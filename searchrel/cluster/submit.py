@@ -74,6 +74,21 @@ def submit_env(cluster: LocalCluster) -> dict[str, str]:
     return env
 
 
+def start_script(cluster: LocalCluster, script: Path, args: list[str], log_file: Path, *,
+                 properties_file: Path | None = None, master: str | None = None) -> subprocess.Popen:
+    """Start one PySpark script with spark-submit and return at once; the driver's output goes to `log_file`.
+
+    For a caller that acts on the cluster while the job runs (tests/test_cluster.py takes
+    a worker away in the middle of `label`). Keyword arguments as for `submit_script`.
+    """
+    py_files = build_py_files(cluster.root / "dist" / "searchrel-py.zip")
+    argv = spark_submit_argv(script, args, py_files, properties_file or cluster.properties_path, master)
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_file, "ab") as out:
+        return subprocess.Popen(argv, env=submit_env(cluster), cwd=project_root(), stdout=out,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+
 def submit_script(cluster: LocalCluster, script: Path, args: list[str], *, log_file: Path | None = None,
                   properties_file: Path | None = None, master: str | None = None,
                   timeout_s: float | None = None) -> subprocess.CompletedProcess:
@@ -83,14 +98,18 @@ def submit_script(cluster: LocalCluster, script: Path, args: list[str], *, log_f
     run the same script elsewhere (a copy with other credentials, a local master).
     Returns the finished process: its returncode is the script's exit code.
     """
-    py_files = build_py_files(cluster.root / "dist" / "searchrel-py.zip")
-    argv = spark_submit_argv(script, args, py_files, properties_file or cluster.properties_path, master)
     if log_file is None:
+        py_files = build_py_files(cluster.root / "dist" / "searchrel-py.zip")
+        argv = spark_submit_argv(script, args, py_files, properties_file or cluster.properties_path, master)
         return subprocess.run(argv, env=submit_env(cluster), cwd=project_root(), timeout=timeout_s, check=False)
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_file, "ab") as out:
-        return subprocess.run(argv, env=submit_env(cluster), cwd=project_root(), stdout=out,
-                              stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=timeout_s, check=False)
+    process = start_script(cluster, script, args, log_file, properties_file=properties_file, master=master)
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        raise
+    return subprocess.CompletedProcess(process.args, process.returncode)
 
 
 def submit_job(cluster: LocalCluster, job: str, job_args: list[str], **kwargs) -> subprocess.CompletedProcess:

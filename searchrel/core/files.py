@@ -42,23 +42,34 @@ def write_json_atomic(path: str | os.PathLike[str], obj: Any, **dumps: Any) -> P
     return write_text_atomic(path, json.dumps(obj, **dumps) + "\n")
 
 
-def add_record(folder: str, record: dict[str, Any]) -> str:
+def add_record(folder: str, record: dict[str, Any], spark: Any = None) -> str:
     """Add one record (a run's summary) to a log folder, as a file of its own; returns its path.
 
     A log kept as one JSON list is a read-modify-write, and of two runs at once the
     later rename drops the other's record. One new file per record needs no lock and
-    no rename, on a local disk or an object store (`folder` may be a URI pyarrow
-    opens). The name starts with the UTC time, so name order is time order.
+    no rename, on a local disk or an object store. The name starts with the UTC time,
+    so name order is time order. A folder given as a URI (`s3a://…`) is written through
+    `spark`'s Hadoop file system, which has the store's endpoint and credentials; a
+    local path directly.
     """
-    from pyarrow import fs as pafs
-
-    filesystem, where = pafs.FileSystem.from_uri(folder if "://" in folder else "file://" + os.path.abspath(folder))
-    filesystem.create_dir(where, recursive=True)
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-    name = f"{where.rstrip('/')}/{stamp}-{uuid.uuid4().hex[:8]}.json"
-    with filesystem.open_output_stream(name) as out:
-        out.write(json.dumps(record, indent=2, default=str).encode("utf-8"))
-    return name
+    name = f"{stamp}-{uuid.uuid4().hex[:8]}.json"
+    data = json.dumps(record, indent=2, default=str).encode("utf-8")
+    if "://" in folder and (spark is not None or not folder.startswith("file://")):
+        if spark is None:
+            raise ValueError(f"a record under {folder} needs the job's SparkSession (its Hadoop file system)")
+        jvm = spark.sparkContext._jvm
+        path = jvm.org.apache.hadoop.fs.Path(f"{folder.rstrip('/')}/{name}")
+        out = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).create(path, False)
+        try:
+            out.write(bytearray(data))
+        finally:
+            out.close()
+        return str(path.toString())
+    where = Path(folder.removeprefix("file://"))
+    where.mkdir(parents=True, exist_ok=True)
+    (where / name).write_bytes(data)
+    return str(where / name)
 
 
 def read_records(folder: str | os.PathLike[str]) -> list[dict[str, Any]]:
