@@ -170,6 +170,7 @@ def _reference(spark, job: str, work: Path, base: Path, config: Path, backbone: 
         return ref
     ref_dir = fresh_copy(job, base, work / f"{job}-reference")
     points_file = work / f"{job}.points"
+    points_file.unlink(missing_ok=True)  # the log is appended to: one left by a killed bench would double it
     ref_run = fh.run_job(job, job_args(job, work, backbone), ref_dir, config, fault_log=points_file)
     if ref_run.returncode != 0:
         raise SystemExit(f"{job} reference run failed:\n{ref_run.stderr[-3000:]}")

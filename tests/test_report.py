@@ -148,3 +148,6 @@ def test_reliability_section_reads_the_fault_bench(tmp_path: Path):
     assert section.tables[0].rows == [("kill", "between commits", "aggregate, label", 2, 0, 0, 0, "31.5 / 40.0 s")]
     assert "Rows lost or extra against an uninterrupted run: 0" in section.caption
     assert '<h2 id="reliability">' in render([section], "r", {})
+    assert "at once" not in section.caption
+    _write(tmp_path / "reliability.json", {**json.loads((tmp_path / "reliability.json").read_text()), "parallel": 2})
+    assert "2 kill-and-rerun repeats ran at once" in reliability(tmp_path).caption
