@@ -15,8 +15,8 @@ PYTEST_ARGS ?=
 # two workers on two cores take about 25 min, the fault and cluster tests' job processes included;
 # a file stays on one worker (its module fixtures are built once). `make test XDIST=` runs
 # it serially.
-# tests/test_cluster.py (marker `cluster`: a local standalone cluster and S3 store, the tiny
-# world simulated and aggregated on it and locally) is the longest file, about 8 min of it;
+# tests/test_cluster.py (marker `cluster`: a local standalone cluster and S3 store, two days of
+# the tiny world's daily chain on it and locally) is the longest file, about TEST_CLUSTER_MIN min of it;
 # `make test PYTEST_ARGS='-m "not cluster"'` leaves it out.
 XDIST ?= -n 2 --dist loadfile
 
@@ -83,7 +83,12 @@ airflow-constraints: $(STAMP)
 #   $(PY) -m searchrel.cluster submit simulate -- --scale tiny --warehouse s3a://searchrel/warehouse
 CLUSTER_DIR ?= .cluster
 
-.PHONY: cluster-up cluster-down cluster-status
+.PHONY: cluster-up cluster-down cluster-status cluster-dag
+
+# The daily DAG run by Airflow against a cluster of its own, pointed there by Airflow
+# Variables (master URL, s3a warehouse, properties file, the project zip): ~15 min.
+cluster-dag: venv airflow-venv
+	$(PY) bench/dag_on_cluster.py
 
 cluster-up: venv
 	$(PY) -m searchrel.cluster --dir $(CLUSTER_DIR) up

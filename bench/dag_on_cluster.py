@@ -90,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     if not (AF_VENV / "bin" / "airflow").exists():
         raise SystemExit("no .venv-airflow: run `make airflow-venv` first")
 
-    from searchrel.cluster.local import ClusterSpec, LocalCluster, read_properties
+    from searchrel.cluster.local import ClusterSpec, LocalCluster
+    from searchrel.cluster.properties import read_properties
     from searchrel.cluster.submit import build_py_files, submit_job
 
     work = Path(args.keep or tempfile.mkdtemp(prefix="searchrel-dag-cluster-"))

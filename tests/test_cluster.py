@@ -1,15 +1,19 @@
 """The jobs on a real cluster: Spark standalone (a master, two 1-core workers) and SeaweedFS's S3, from packages.
 
 `searchrel.cluster` starts the same processes `make cluster-up` does, in a
-temporary folder, once for this module, and always takes them down again. The
-tiny world is simulated and aggregated twice through the same `spark_jobs/*.py`
-entry points: on the cluster into `s3a://`, with the project shipped as
-`--py-files`, and with a local master into a folder. Their aggregate tables
-must be equal row for row: that is what "nothing in the code assumes local mode"
-(docs/DESIGN.md, Scale) means for the daily job. A comparison script submitted
-to the cluster reads both warehouses (the executors share this machine's disk).
+temporary folder, once for this module, and always takes them down again. Two
+days of the tiny world go through the daily DAG's steps (searchrel.core.pipeline)
+twice, each step the same `spark_jobs/*.py` entry point: on the cluster into
+`s3a://`, with the project shipped as `--py-files` and the teacher read from a
+shared `models_dir`, and with a local master into a folder. On the cluster, one
+worker is SIGKILLed while an executor is scoring in `label`, and every gate's
+suite is validated afterwards. The tables must be equal row for row: that is what
+"nothing in the code assumes local mode" (docs/DESIGN.md, Scale) means. A
+comparison script submitted to the cluster reads both warehouses (the executors
+share this machine's disk). Then a wrong secret and a store that is down must each
+fail a job in one line, with nothing committed.
 
-The first tests need no cluster: they check the generated settings.
+The first tests need no cluster: they check the generated settings and error lines.
 """
 
 from __future__ import annotations
@@ -26,7 +30,9 @@ from pathlib import Path
 
 import pytest
 
-from searchrel.cluster.local import ClusterSpec, LocalCluster, free_ports, read_properties, submit_properties
+from searchrel.cluster.local import ClusterSpec, LocalCluster
+from searchrel.cluster.processes import alive, free_ports
+from searchrel.cluster.properties import read_properties, submit_properties
 from searchrel.cluster.s3 import S3Client
 from searchrel.cluster.submit import job_script, project_root, start_script, submit_job, submit_script
 from searchrel.core import catalog, pipeline
@@ -117,7 +123,7 @@ def cluster(tmp_path_factory):
     finally:
         pids = [p["pid"] for p in local.record().get("processes", [])]
         local.down()
-        left = [pid for pid in pids if local._alive(pid)]
+        left = [pid for pid in pids if alive(pid)]
         assert not left, f"processes left running after down: {left}"
 
 
@@ -172,9 +178,13 @@ def chain_config(test_config_file, tiny_teacher, tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("chain-config")
     path = folder / "chain.yaml"
     # great-expectations writes its Data Docs and summaries to a local folder, not to the store.
-    # The tiny teacher is random: the gates on its label shares and levels are opened (as in
-    # tests/test_dag_end_to_end.py); every other gate runs as configured.
+    # The tiny world's 600 searches over 10 days of history, not 800: every day then has search
+    # events (over 800 or even 40 days some have none, and the raw/search_events gate wants rows),
+    # with windows to match. The tiny teacher is random, so the gates on its label shares and
+    # levels are opened (as in tests/test_dag_end_to_end.py). Every other gate runs as configured.
     path.write_text(test_config_file.read_text() + f"models_dir: {tiny_teacher}\n"
+                    "simulation:\n  history_days: 10\n"
+                    "features:\n  query_tokens:\n    window_days: 10\n  link_text:\n    window_days: 10\n"
                     f"validation:\n  reports_dir: {folder / 'reports'}\n  label_distribution_tolerance: 1.0\n"
                     "  argmax_distribution_tolerance: 1.0\n  min_teacher_levels: 1\n")
     return path
@@ -221,7 +231,7 @@ def _label_losing_a_worker(cluster: LocalCluster, args: list[str], work: Path) -
         worker = _worker_of(cluster, int(held.read_text()))
         os.killpg(worker["pid"], signal.SIGKILL)
         killed_after = round(time.monotonic() - t0, 1)
-        while LocalCluster._alive(worker["pid"]):
+        while alive(worker["pid"]):
             time.sleep(0.05)
         (hold / "go").touch()
         process.wait(timeout=JOB_TIMEOUT_S)

