@@ -12,11 +12,11 @@ STAMP := $(VENV)/.installed
 SCALE ?= small
 PYTEST_ARGS ?=
 # The suite mostly waits (Delta commits, the Airflow and spark-submit subprocesses), so
-# two workers on two cores take about 25 min, the fault and cluster tests' job processes included;
+# two workers on two cores take about 34 min, the fault and cluster tests' job processes included;
 # a file stays on one worker (its module fixtures are built once). `make test XDIST=` runs
 # it serially.
 # tests/test_cluster.py (marker `cluster`: a local standalone cluster and S3 store, two days of
-# the tiny world's daily chain on it and locally) is the longest file, about TEST_CLUSTER_MIN min of it;
+# the tiny world's daily chain on it and locally) is the longest file, about 23 min of one worker;
 # `make test PYTEST_ARGS='-m "not cluster"'` leaves it out.
 XDIST ?= -n 2 --dist loadfile
 
