@@ -14,7 +14,8 @@ on how the rows were batched, which differs between two local cores and two exec
 in the last float bits. Every other column must be equal. `left_only` / `right_only`
 count keys on one side only, `duplicated_keys` keys that occur twice on a side,
 `differing` matched rows whose values differ, and `max_float_diff` the largest float
-difference seen. Only pyspark and Delta: it runs on the cluster's executors, which need
+difference seen; `left_days` / `right_days` the distinct `ds` (or `as_of`) values.
+Only pyspark and Delta: it runs on the cluster's executors, which need
 nothing else.
 """
 
@@ -88,6 +89,10 @@ def main(argv: list[str]) -> int:
         same_columns = sorted(left.columns) == sorted(right.columns)
         right = right.select(*left.columns) if same_columns else right
         counts = {"left": left.count(), "right": right.count(), "columns_equal": same_columns}
+        partition = next((c for c in ("ds", "as_of") if c in left.columns), None)
+        if partition:  # how many days each side holds: a chain that ran one day of two shows here
+            counts["left_days"] = left.select(partition).distinct().count()
+            counts["right_days"] = right.select(partition).distinct().count()
         if not same_columns:
             counts.update(left_only=None, right_only=None)
         elif keys:
