@@ -41,6 +41,7 @@ import shutil
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -108,6 +109,16 @@ def fresh_copy(job: str, base: Path, to: Path) -> Path:
     return to
 
 
+# Loading a model to check it goes through transformers' lazy imports, which are not thread-safe:
+# two repeats checking at once once failed with "cannot import name 'AutoTokenizer'" (--parallel).
+_MODEL_CHECKS = threading.Lock()
+
+
+def _check_models(models: Path) -> list[str]:
+    with _MODEL_CHECKS:
+        return fh.check_models(models)
+
+
 def snapshot(spark, warehouse: Path) -> dict[str, Any]:
     return {"tables": {t: (fh.delta_version(warehouse, t), fh.table_rows(spark, warehouse, t))
                        for t in fh.delta_tables(warehouse)},
@@ -142,7 +153,7 @@ def kind_of(point: tuple[str, int, str], commits: int) -> str:
 
 def whole_after_kill(spark, before: dict[str, Any], warehouse: Path) -> list[str]:
     """What a kill left half-done: a table changed without a commit, a pointer or version that does not load."""
-    problems = fh.check_models(warehouse / "models")
+    problems = _check_models(warehouse / "models")
     for table in fh.delta_tables(warehouse):
         version = fh.delta_version(warehouse, table)
         old_version, old_rows = before["tables"].get(table, (None, []))
@@ -198,7 +209,7 @@ def _kill_and_rerun(spark, job: str, k: int, point: tuple[str, int, str], ref: d
     after = snapshot(spark, where)
     reference = ref["snapshot"]
     lost, extra = compare(reference, after)
-    models_ok = fh.check_models(where / "models") == [] and (
+    models_ok = _check_models(where / "models") == [] and (
         after["models"]["teacher"]["current"] == reference["models"]["teacher"]["current"]
         and after["models"]["student"]["current"] == reference["models"]["student"]["current"])
     if not models_ok:
