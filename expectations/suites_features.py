@@ -38,7 +38,7 @@ from expectations.spec import (
 from expectations.suites_raw import ID, INTEGER, NUMBER
 from searchrel.core import catalog
 from searchrel.core.config import Config
-from searchrel.core.tables import quarantine_name
+from searchrel.core.quarantine import quarantine_name
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from pyspark.sql import functions as F
 
 from features.as_of import AFTER_DAY, AS_OF, pin_as_of
 from searchrel.core.dates import ds_predicate
-from searchrel.core.tables import reason_column
+from searchrel.core.quarantine import reason_column
 
 KEY: tuple[str, ...] = ("query", "pin_id", "ds")
 SCORE_KEY: tuple[str, ...] = (*KEY, "teacher_version")

@@ -1,7 +1,7 @@
 """Row rules shared by the feature jobs: which input rows go to quarantine, and why.
 
 Each rule is (reason, condition marking the row bad), the form
-`searchrel.core.tables.split_by_rules` takes; the first rule that fires names the
+`searchrel.core.quarantine.split_by_rules` takes; the first rule that fires names the
 reason. Text is "not valid Unicode" when its bytes are not valid UTF-8 or when a
 decoder upstream already replaced bad bytes with U+FFFD: either way the
 original text is lost, and tokens made from it would be noise.

@@ -51,7 +51,7 @@ from features.bm25 import Corpus, bm25_scores
 from features.interactions import cosine, engagement_features, match_fraction
 from features.splits import split_column
 from searchrel.core.config import Config
-from searchrel.core.tables import reason_column
+from searchrel.core.quarantine import reason_column
 
 KEY = ("query", "pin_id", "ds")
 SOURCE_IMPRESSION = "impression"

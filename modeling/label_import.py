@@ -25,7 +25,7 @@ from pyspark.sql import types as T
 
 from features.quality import invalid_unicode
 from searchrel.core import catalog
-from searchrel.core.tables import split_by_rules
+from searchrel.core.quarantine import split_by_rules
 
 LABELS_TABLE = catalog.HUMAN_LABELS.name
 PINS_TABLE = catalog.PINS.name

@@ -61,7 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _clean(ctx: runner.JobContext, table: str, df: DataFrame, rules, start: str, end: str,
            ds_col: str | None = "ds") -> tuple[DataFrame, int]:
     """Split off bad rows to quarantine, reconcile the counts; return the good rows and the rows read."""
-    from searchrel.core.tables import reason_column, reconcile
+    from searchrel.core.quarantine import reason_column, reconcile
 
     # Tagged once (a rule may be a window function, e.g. duplicate event ids, which an
     # aggregate cannot hold); one scan for both counts; the quarantined count is read back

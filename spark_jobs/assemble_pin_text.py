@@ -27,7 +27,7 @@ def run(ctx: runner.JobContext) -> dict[str, Any]:
     from features.pin_text import EMPTY_TEXT_REASON, assemble_pin_text, pin_rules
     from features.text_template import TEMPLATE_VERSION
     from searchrel.core.errors import ConfigError
-    from searchrel.core.tables import reconcile, split_by_rules
+    from searchrel.core.quarantine import reconcile, split_by_rules
 
     cfg = ctx.config.features
     if cfg.text.template_version != TEMPLATE_VERSION:

@@ -186,7 +186,7 @@ def _write_examples(
     from features.as_of import AFTER_DAY
     from features.student_examples import SOURCE_HUMAN, ExampleSettings, example_features, split_examples
     from features.student_examples import tagged_examples
-    from searchrel.core.tables import reconcile
+    from searchrel.core.quarantine import reconcile
 
     settings = ExampleSettings.from_config(ctx.config)
     tokenize = _tokenizer(ctx)

@@ -28,7 +28,7 @@ def run(ctx: runner.JobContext) -> dict[str, Any]:
         log.info("captioning is off (captions.model is null): features/pin_captions not written")
         return {"status": "off", "captioned": 0}
     from features.pin_captions import caption_column, image_rules, images_to_caption
-    from searchrel.core.tables import reconcile, split_by_rules
+    from searchrel.core.quarantine import reconcile, split_by_rules
 
     tables = ctx.tables
     ds = ctx.start if ctx.dates else dt.datetime.now(dt.timezone.utc).date().isoformat()

@@ -175,7 +175,7 @@ def _import(ctx, path, read_path, fmt, encoding, encoding_read, label_map, label
     from pyspark.sql import functions as F
 
     from modeling.label_import import LABELS_TABLE, PINS_TABLE, TextLimits, split_staged, stage_rows
-    from searchrel.core.tables import reconcile
+    from searchrel.core.quarantine import reconcile
 
     args = ctx.args
     rows = _read(ctx, read_path, fmt, encoding_read).withColumn("row_number", F.monotonically_increasing_id()).cache()

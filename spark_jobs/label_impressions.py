@@ -161,7 +161,7 @@ def run(ctx: runner.JobContext) -> dict[str, Any]:
     from features.labelling_inputs import KEY, pending, split_inputs, tagged_inputs, with_chunk
     from modeling.labelling import ScoringOptions, score_pairs
     from searchrel.core.dates import ds_predicate
-    from searchrel.core.tables import reconcile
+    from searchrel.core.quarantine import reconcile
 
     cfg = ctx.config.labelling
     start, end = ctx.dates

@@ -15,7 +15,7 @@ from features.pin_query_tokens import query_token_partials, query_tokens_as_of, 
 from features.windows import carry_forward
 from features.pin_text import assemble_pin_text
 from features.tokenizer import tokenize, tokenize_column
-from searchrel.core.tables import split_by_rules
+from searchrel.core.quarantine import split_by_rules
 
 pytestmark = pytest.mark.spark
 

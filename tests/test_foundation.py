@@ -14,7 +14,7 @@ from searchrel.core.errors import ConfigError, ReconciliationError
 
 
 # -- configuration -----------------------------------------------------------
-from searchrel.core.tables import reconcile, split_by_rules
+from searchrel.core.quarantine import reconcile, split_by_rules
 
 
 def test_default_yaml_matches_the_model_defaults():

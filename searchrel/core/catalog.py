@@ -17,7 +17,7 @@ suite per gated table and `tests/test_layers.py` checks that the two agree.
 - `suite` is the name of the great-expectations suite that gates the table
   (`layer__name`), None for internal tables no suite checks.
 
-Rejected rows of a table go to `quarantine/<layer>_<name>` (`tables.quarantine_name`).
+Rejected rows of a table go to `quarantine/<layer>_<name>` (`quarantine.quarantine_name`).
 """
 
 from __future__ import annotations

@@ -26,21 +26,21 @@ import re
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Callable, Iterable, Sequence, TypeVar
+from typing import Callable, Sequence, TypeVar
 
-from pyspark.sql import Column, DataFrame, Observation, SparkSession
+from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from searchrel.core.dates import ds_predicate
-from searchrel.core.errors import ConcurrentWriteConflict, ReconciliationError, TableNotFound
+from searchrel.core.errors import ConcurrentWriteConflict, TableNotFound
 from searchrel.core.faults import checkpoint
+from searchrel.core.quarantine import quarantine_name
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 DEFAULT_COMMIT_ATTEMPTS = 5
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*/[a-z][a-z0-9_]*$")
-QUARANTINE_LAYER = "quarantine"
 
 
 def new_run_id() -> str:
@@ -311,42 +311,6 @@ def is_commit_conflict(exc: BaseException) -> bool:
     text = str(exc)
     return any(f"io.delta.exceptions.{c.__name__}" in text for c in conflicts) or (
         "DELTA_CONCURRENT" in text or "DELTA_PROTOCOL_CHANGED" in text or "DELTA_METADATA_CHANGED" in text)
-
-
-def quarantine_name(table: str) -> str:
-    """quarantine/<layer>_<name>: one quarantine table per source table."""
-    layer, name = table.split("/")
-    return f"{QUARANTINE_LAYER}/{layer}_{name}"
-
-
-def reason_column(rules: Iterable[tuple[str, Column]]) -> Column:
-    """The reason of the first rule that fires, else null: one column a job can cache and count.
-
-    Each rule is (reason, condition that marks a row bad). A null condition counts as
-    not firing, so rules should handle nulls themselves (`F.col(x).isNull()` is its own rule).
-    """
-    reason: Column = F.lit(None).cast("string")
-    for text, bad in reversed(list(rules)):
-        reason = F.when(F.coalesce(bad, F.lit(False)), F.lit(text)).otherwise(reason)
-    return reason
-
-
-def split_by_rules(df: DataFrame, rules: Iterable[tuple[str, Column]]) -> tuple[DataFrame, DataFrame]:
-    """Split rows into (good, rejected-with-reason) by ordered rules (see `reason_column`)."""
-    tagged = df.withColumn("__reason", reason_column(rules))
-    good = tagged.where(F.col("__reason").isNull()).drop("__reason")
-    bad = tagged.where(F.col("__reason").isNotNull()).withColumnRenamed("__reason", "reason")
-    return good, bad
-
-
-def reconcile(job: str, table: str, rows_in: int, rows_written: int, rows_quarantined: int) -> None:
-    """Log the count identity and fail loudly when it does not hold."""
-    line = (
-        f"{job}: {table}: rows in {rows_in} = written {rows_written} + quarantined {rows_quarantined}"
-    )
-    if rows_in != rows_written + rows_quarantined:
-        raise ReconciliationError(line.replace(" = ", " != "))
-    log.info(line)
 
 
 def tables_for(spark: SparkSession, warehouse: str, commit_attempts: int = DEFAULT_COMMIT_ATTEMPTS) -> Tables:
