@@ -125,15 +125,18 @@ def snapshot(spark, warehouse: Path) -> dict[str, Any]:
             "models": fh.models_state(warehouse / "models")}
 
 
-def compare(reference: dict[str, Any], got: dict[str, Any]) -> tuple[int, int]:
-    """(rows lost, rows extra) over every table, as multisets of normalised rows."""
+def compare(reference: dict[str, Any], got: dict[str, Any]) -> tuple[int, int, dict[str, list[int]]]:
+    """(rows lost, rows extra, {table: [lost, extra]} for the tables that differ), as multisets of normalised rows."""
     lost = extra = 0
-    for table in set(reference["tables"]) | set(got["tables"]):
+    differ: dict[str, list[int]] = {}
+    for table in sorted(set(reference["tables"]) | set(got["tables"])):
         want = collections.Counter(reference["tables"].get(table, (None, []))[1])
         have = collections.Counter(got["tables"].get(table, (None, []))[1])
-        lost += sum((want - have).values())
-        extra += sum((have - want).values())
-    return lost, extra
+        gone, more = sum((want - have).values()), sum((have - want).values())
+        lost, extra = lost + gone, extra + more
+        if gone or more:
+            differ[table] = [gone, more]
+    return lost, extra, differ
 
 
 def kind_of(point: tuple[str, int, str], commits: int) -> str:
@@ -208,7 +211,7 @@ def _kill_and_rerun(spark, job: str, k: int, point: tuple[str, int, str], ref: d
         problems.append(f"rerun exit {rerun.returncode}: {rerun.last_line()}")
     after = snapshot(spark, where)
     reference = ref["snapshot"]
-    lost, extra = compare(reference, after)
+    lost, extra, differ = compare(reference, after)
     models_ok = _check_models(where / "models") == [] and (
         after["models"]["teacher"]["current"] == reference["models"]["teacher"]["current"]
         and after["models"]["student"]["current"] == reference["models"]["student"]["current"])
@@ -218,7 +221,8 @@ def _kill_and_rerun(spark, job: str, k: int, point: tuple[str, int, str], ref: d
     print(f"  {job} #{k} kill at {point[0]}:{point[1]} ({point[2]}): lost {lost}, extra {extra}, "
           f"recovered in {rerun.seconds:.0f} s{'; ' + '; '.join(problems) if problems else ''}", flush=True)
     return {"fault": "kill", "job": job, "repeat": k, "point": f"{point[0]}:{point[1]}", "detail": point[2],
-            "kind": kind_of(point, ref["commits"]), "rows_lost": lost, "rows_extra": extra, "problems": problems,
+            "kind": kind_of(point, ref["commits"]), "rows_lost": lost, "rows_extra": extra, "tables_differ": differ,
+            "problems": problems,
             "recover_s": round(rerun.seconds, 1), "uninterrupted_s": round(ref["seconds"], 1)}
 
 
@@ -273,11 +277,11 @@ def races(spark, repeats: int, work: Path, base: Path, config: Path, done: set[t
                        for args in arg_sets]
             runs = [fh.finish(job, s) for s in started]
             seconds = time.perf_counter() - t0
-            lost, extra = compare(reference, snapshot(spark, where))
+            lost, extra, differ = compare(reference, snapshot(spark, where))
             retries = sum(r.stderr.count("lost a commit race") for r in runs)
             problems = [f"exit {r.returncode}: {r.last_line()}" for r in runs if r.returncode != 0]
             record({"fault": "race", "job": job, "kind": what, "repeat": k, "rows_lost": lost, "rows_extra": extra,
-                    "retries": retries, "problems": problems, "recover_s": round(seconds, 1)})
+                    "tables_differ": differ, "retries": retries, "problems": problems, "recover_s": round(seconds, 1)})
             print(f"  race {what}: lost {lost}, extra {extra}, {retries} retried commit(s), both done in "
                   f"{seconds:.0f} s{'; ' + '; '.join(problems) if problems else ''}", flush=True)
             shutil.rmtree(where, ignore_errors=True)
