@@ -31,14 +31,12 @@ after a kill, goes on where it stopped.
 from __future__ import annotations
 
 import argparse
-import collections
 import concurrent.futures
 import datetime as dt
 import json
 import os
 import random
 import shutil
-import statistics
 import sys
 import tempfile
 import threading
@@ -51,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 
 import fault_harness as fh  # noqa: E402
+from fault_summary import compare, kind_of, markdown, summarise  # noqa: E402
 
 DAY0, DAY = "2026-11-22", "2026-11-23"
 EXTRA = ("features:\n  query_tokens:\n    window_days: 3\n  link_text:\n    window_days: 3\n"
@@ -123,35 +122,6 @@ def snapshot(spark, warehouse: Path) -> dict[str, Any]:
     return {"tables": {t: (fh.delta_version(warehouse, t), fh.table_rows(spark, warehouse, t))
                        for t in fh.delta_tables(warehouse)},
             "models": fh.models_state(warehouse / "models")}
-
-
-def compare(reference: dict[str, Any], got: dict[str, Any]) -> tuple[int, int, dict[str, list[int]]]:
-    """(rows lost, rows extra, {table: [lost, extra]} for the tables that differ), as multisets of normalised rows."""
-    lost = extra = 0
-    differ: dict[str, list[int]] = {}
-    for table in sorted(set(reference["tables"]) | set(got["tables"])):
-        want = collections.Counter(reference["tables"].get(table, (None, []))[1])
-        have = collections.Counter(got["tables"].get(table, (None, []))[1])
-        gone, more = sum((want - have).values()), sum((have - want).values())
-        lost, extra = lost + gone, extra + more
-        if gone or more:
-            differ[table] = [gone, more]
-    return lost, extra, differ
-
-
-def kind_of(point: tuple[str, int, str], commits: int) -> str:
-    name, nth, detail = point
-    if name == "table.commit.before":
-        return "before the first commit" if nth == 1 else "between commits"
-    if name == "table.commit.after":
-        return "after the last commit" if nth == commits else "between commits"
-    if name == "label.chunk.after":
-        return "between labelling chunks"
-    if name == "model.save.staged":
-        return "during a model save"
-    if name == "file.rename.before":
-        return "during the pointer swap" if detail.endswith("/current") else "during a report write"
-    return name
 
 
 def whole_after_kill(spark, before: dict[str, Any], warehouse: Path) -> list[str]:
@@ -286,30 +256,6 @@ def races(spark, repeats: int, work: Path, base: Path, config: Path, done: set[t
                   f"{seconds:.0f} s{'; ' + '; '.join(problems) if problems else ''}", flush=True)
             shutil.rmtree(where, ignore_errors=True)
         shutil.rmtree(ref_dir, ignore_errors=True)
-
-
-def summarise(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per fault kind: tried, how many times, rows lost/extra, problems, time to recover."""
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = collections.defaultdict(list)
-    for r in results:
-        groups[(r["fault"], r["kind"])].append(r)
-    rows = []
-    for (fault, kind), rs in sorted(groups.items()):
-        times = [r["recover_s"] for r in rs]
-        rows.append({"fault": fault, "kind": kind, "jobs": sorted({r["job"] for r in rs}), "tries": len(rs),
-                     "rows_lost": sum(r["rows_lost"] for r in rs), "rows_extra": sum(r["rows_extra"] for r in rs),
-                     "problems": sum(1 for r in rs if r["problems"]),
-                     "recover_s_median": round(statistics.median(times), 1), "recover_s_max": round(max(times), 1)})
-    return rows
-
-
-def markdown(summary: list[dict[str, Any]]) -> str:
-    lines = ["| fault | what was tried | jobs | tries | rows lost | rows extra | runs with a problem | "
-             "recovery (median / max s) |", "|---|---|---|---|---|---|---|---|"]
-    for s in summary:
-        lines.append(f"| {s['fault']} | {s['kind']} | {', '.join(s['jobs'])} | {s['tries']} | {s['rows_lost']} | "
-                     f"{s['rows_extra']} | {s['problems']} | {s['recover_s_median']} / {s['recover_s_max']} |")
-    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
