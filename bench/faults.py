@@ -25,7 +25,8 @@ read it) and prints a markdown table.
     .venv/bin/python bench/faults.py [--repeats 20] [--jobs aggregate,label] [--out <dir>] [--seed 1] [--work <dir>] [--parallel 2]
 
 With --work, every finished run is kept in <work>/runs.jsonl, so the same command, rerun
-after a kill, goes on where it stopped.
+after a kill, goes on where it stopped; `--summary-only --work <dir>` writes reliability.json
+from the runs kept so far, marked partial (runs_done of runs_expected) until all have run.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ DAY0, DAY = "2026-11-22", "2026-11-23"
 EXTRA = ("features:\n  query_tokens:\n    window_days: 3\n  link_text:\n    window_days: 3\n"
          "labelling:\n  chunk_rows: 150\nteacher:\n  epochs: 1\n  max_length: 48\n  head_hidden: [16]\n"
          "student:\n  epochs: 1\n  train_human_baseline: true\n")
+RACES = ("same job, same day, twice at once", "two imports into the same tables")
 JOBS = ("simulate", "import-labels", "aggregate", "assemble-text", "label", "student-features", "student-train",
         "teacher-train")
 
@@ -223,9 +225,10 @@ def kill_matrix(spark, jobs: list[str], repeats: int, seed: int, work: Path, bas
 
 def races(spark, repeats: int, work: Path, base: Path, config: Path, done: set[tuple[str, int]],
           record: Callable[[dict[str, Any]], None]) -> None:
+    same_day, two_imports = RACES
     cases = {
-        "same job, same day, twice at once": ("assemble-text", [["--ds", DAY0], ["--ds", DAY0]]),
-        "two imports into the same tables": ("import-labels", [
+        same_day: ("assemble-text", [["--ds", DAY0], ["--ds", DAY0]]),
+        two_imports: ("import-labels", [
             ["--query-col", "query", "--text-col", "title", "--label-col", "grade", "--ds", DAY, str(work / f)]
             for f in ("labels_a.csv", "labels_b.csv")]),
     }
@@ -268,12 +271,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parallel", type=int, default=1,
                         help="kill-and-rerun repeats run at once (default 1; recovery times grow with it)")
     parser.add_argument("--work", help="scratch folder (default: a temporary one, removed after)")
+    parser.add_argument("--summary-only", action="store_true",
+                        help="run nothing: write reliability.json from the runs kept in --work so far "
+                             "(marked partial when runs are missing)")
     args = parser.parse_args(argv)
     jobs = [j for j in args.jobs.split(",") if j]
     unknown = set(jobs) - set(JOBS)
     if unknown:
         parser.error(f"unknown job(s): {', '.join(sorted(unknown))}")
 
+    if args.summary_only and not args.work:
+        parser.error("--summary-only reads the runs kept in --work")
     from searchrel.core.config import load_config
     from searchrel.core.files import write_json_atomic
     from searchrel.core.session import get_spark
@@ -289,34 +297,39 @@ def main(argv: list[str] | None = None) -> int:
     done = {(r["job"] if r["fault"] == "kill" else r["kind"], r["repeat"]) for r in results}
 
     def record(result: dict[str, Any]) -> None:
+        result["parallel"] = args.parallel
         results.append(result)
         with runs_log.open("a", encoding="utf-8") as out:
             out.write(json.dumps(result) + "\n")
 
     t0 = time.perf_counter()
     try:
-        if (work / "prepared").exists():
-            base, backbone = work / "base", work / "tiny_bert"
-        else:
-            shutil.rmtree(work / "base", ignore_errors=True)
-            base, backbone = prepare(work, config)
-            (work / "prepared").touch()
-        # The bench's own session lives for hours: the jobs' C1-only JIT (fault_harness.JVM_OPTIONS)
-        # fills its 48 MB code cache there and then stops compiling, so it keeps the tiered default.
-        own = load_config(config, environ={})
-        own.spark.conf = {**own.spark.conf, "spark.driver.extraJavaOptions": "-Duser.timezone=UTC"}
-        spark = get_spark(own)
-        kill_matrix(spark, jobs, args.repeats, args.seed, work, base, config, backbone, done, record,
-                    parallel=args.parallel)
-        if not args.no_races:
-            races(spark, args.repeats, work, base, config, done, record)
+        if not args.summary_only:
+            if (work / "prepared").exists():
+                base, backbone = work / "base", work / "tiny_bert"
+            else:
+                shutil.rmtree(work / "base", ignore_errors=True)
+                base, backbone = prepare(work, config)
+                (work / "prepared").touch()
+            # The bench's own session lives for hours: the jobs' C1-only JIT (fault_harness.JVM_OPTIONS)
+            # fills its 48 MB code cache there and then stops compiling, so it keeps the tiered default.
+            own = load_config(config, environ={})
+            own.spark.conf = {**own.spark.conf, "spark.driver.extraJavaOptions": "-Duser.timezone=UTC"}
+            spark = get_spark(own)
+            kill_matrix(spark, jobs, args.repeats, args.seed, work, base, config, backbone, done, record,
+                        parallel=args.parallel)
+            if not args.no_races:
+                races(spark, args.repeats, work, base, config, done, record)
     finally:
         if not args.work:
             shutil.rmtree(work, ignore_errors=True)
     summary = summarise(results)
-    report = {"parallel": args.parallel, "generated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    expected = len(jobs) * args.repeats + (0 if args.no_races else len(RACES) * args.repeats)
+    parallel = max([int(r.get("parallel") or 1) for r in results] or [args.parallel])
+    report = {"parallel": parallel, "generated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
               "command": "bench/faults.py " + " ".join(argv if argv is not None else sys.argv[1:]),
               "repeats": args.repeats, "seed": args.seed, "seconds": round(time.perf_counter() - t0, 1),
+              "runs_done": len(results), "runs_expected": expected, "partial": len(results) < expected,
               "summary": summary, "runs": results}
     path = write_json_atomic(Path(args.out) / "reliability.json", report)
     print(markdown(summary))

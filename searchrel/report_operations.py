@@ -136,6 +136,9 @@ def reliability(reports: Path) -> Section:
         f"Rows lost or extra against an uninterrupted run: {lost}. Time to recover is the rerun's wall time "
         f"(for a race, both writers'). From `{result.get('command')}` at {result.get('generated')}."
     )
+    if result.get("partial"):
+        section.caption += (f" Partial: {result.get('runs_done')} of the {result.get('runs_expected')} runs asked for "
+                            "so far (the bench resumes where it stopped).")
     if int(result.get("parallel") or 1) > 1:
         section.caption += (f" {result['parallel']} kill-and-rerun repeats ran at once, so each recovery took longer "
                             "than it would alone.")

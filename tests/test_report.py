@@ -151,3 +151,7 @@ def test_reliability_section_reads_the_fault_bench(tmp_path: Path):
     assert "at once" not in section.caption
     _write(tmp_path / "reliability.json", {**json.loads((tmp_path / "reliability.json").read_text()), "parallel": 2})
     assert "2 kill-and-rerun repeats ran at once" in reliability(tmp_path).caption
+    assert "Partial" not in reliability(tmp_path).caption
+    _write(tmp_path / "reliability.json", {**json.loads((tmp_path / "reliability.json").read_text()),
+                                           "partial": True, "runs_done": 40, "runs_expected": 200})
+    assert "Partial: 40 of the 200 runs" in reliability(tmp_path).caption
