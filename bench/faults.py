@@ -325,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(work, ignore_errors=True)
     summary = summarise(results)
     expected = len(jobs) * args.repeats + (0 if args.no_races else len(RACES) * args.repeats)
-    parallel = max([int(r.get("parallel") or 1) for r in results] or [args.parallel])
+    parallel = max([int(r.get("parallel") or args.parallel) for r in results] or [args.parallel])
     report = {"parallel": parallel, "generated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
               "command": "bench/faults.py " + " ".join(argv if argv is not None else sys.argv[1:]),
               "repeats": args.repeats, "seed": args.seed, "seconds": round(time.perf_counter() - t0, 1),
