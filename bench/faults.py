@@ -120,6 +120,14 @@ def _check_models(models: Path) -> list[str]:
         return fh.check_models(models)
 
 
+def forget_tables(spark) -> None:
+    """Drop the Delta logs this session cached: each copy's ~25 tables are read three times and then
+    deleted, and the cached logs of a few dozen repeats filled the bench's driver memory
+    (SparkOutOfMemoryError after ~45 runs). Costs the next read one log listing."""
+    spark._jvm.org.apache.spark.sql.delta.DeltaLog.clearCache()
+    spark.catalog.clearCache()
+
+
 def snapshot(spark, warehouse: Path) -> dict[str, Any]:
     return {"tables": {t: (fh.delta_version(warehouse, t), fh.table_rows(spark, warehouse, t))
                        for t in fh.delta_tables(warehouse)},
@@ -190,6 +198,7 @@ def _kill_and_rerun(spark, job: str, k: int, point: tuple[str, int, str], ref: d
     if not models_ok:
         problems.append("models differ from the reference after the rerun")
     shutil.rmtree(where, ignore_errors=True)
+    forget_tables(spark)
     print(f"  {job} #{k} kill at {point[0]}:{point[1]} ({point[2]}): lost {lost}, extra {extra}, "
           f"recovered in {rerun.seconds:.0f} s{'; ' + '; '.join(problems) if problems else ''}", flush=True)
     return {"fault": "kill", "job": job, "repeat": k, "point": f"{point[0]}:{point[1]}", "detail": point[2],
@@ -258,6 +267,7 @@ def races(spark, repeats: int, work: Path, base: Path, config: Path, done: set[t
             print(f"  race {what}: lost {lost}, extra {extra}, {retries} retried commit(s), both done in "
                   f"{seconds:.0f} s{'; ' + '; '.join(problems) if problems else ''}", flush=True)
             shutil.rmtree(where, ignore_errors=True)
+            forget_tables(spark)
         shutil.rmtree(ref_dir, ignore_errors=True)
 
 
@@ -315,6 +325,7 @@ def main(argv: list[str] | None = None) -> int:
             # fills its 48 MB code cache there and then stops compiling, so it keeps the tiered default.
             own = load_config(config, environ={})
             own.spark.conf = {**own.spark.conf, "spark.driver.extraJavaOptions": "-Duser.timezone=UTC"}
+            own.spark.driver_memory = "4g"  # it holds two repeats' tables at once under --parallel 2
             spark = get_spark(own)
             kill_matrix(spark, jobs, args.repeats, args.seed, work, base, config, backbone, done, record,
                         parallel=args.parallel)
