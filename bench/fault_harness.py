@@ -14,6 +14,7 @@ import math
 import os
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -233,3 +234,28 @@ def _version_problems(kind: str, folder: Path) -> list[str]:
     except Exception as exc:  # noqa: BLE001
         return [f"does not load: {type(exc).__name__}: {exc}"]
     return []
+
+
+# Loading a model to check it goes through transformers' lazy imports, which are not thread-safe:
+# two repeats checking at once once failed with "cannot import name 'AutoTokenizer'" (--parallel).
+_MODEL_CHECKS = threading.Lock()
+
+
+def check_models_locked(models: Path) -> list[str]:
+    with _MODEL_CHECKS:
+        return check_models(models)
+
+
+def forget_tables(spark) -> None:
+    """Drop the Delta logs this session cached: each copy's ~25 tables are read three times and then
+    deleted, and the cached logs of a few dozen repeats filled the bench's driver memory
+    (SparkOutOfMemoryError after ~45 runs). Costs the next read one log listing."""
+    spark._jvm.org.apache.spark.sql.delta.DeltaLog.clearCache()
+    spark.catalog.clearCache()
+
+
+def snapshot(spark, warehouse: Path) -> dict[str, Any]:
+    """Every Delta table's version and normalised rows, and the models' state: what a run is compared by."""
+    return {"tables": {t: (delta_version(warehouse, t), table_rows(spark, warehouse, t))
+                       for t in delta_tables(warehouse)},
+            "models": models_state(warehouse / "models")}

@@ -40,7 +40,6 @@ import random
 import shutil
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -110,33 +109,9 @@ def fresh_copy(job: str, base: Path, to: Path) -> Path:
     return to
 
 
-# Loading a model to check it goes through transformers' lazy imports, which are not thread-safe:
-# two repeats checking at once once failed with "cannot import name 'AutoTokenizer'" (--parallel).
-_MODEL_CHECKS = threading.Lock()
-
-
-def _check_models(models: Path) -> list[str]:
-    with _MODEL_CHECKS:
-        return fh.check_models(models)
-
-
-def forget_tables(spark) -> None:
-    """Drop the Delta logs this session cached: each copy's ~25 tables are read three times and then
-    deleted, and the cached logs of a few dozen repeats filled the bench's driver memory
-    (SparkOutOfMemoryError after ~45 runs). Costs the next read one log listing."""
-    spark._jvm.org.apache.spark.sql.delta.DeltaLog.clearCache()
-    spark.catalog.clearCache()
-
-
-def snapshot(spark, warehouse: Path) -> dict[str, Any]:
-    return {"tables": {t: (fh.delta_version(warehouse, t), fh.table_rows(spark, warehouse, t))
-                       for t in fh.delta_tables(warehouse)},
-            "models": fh.models_state(warehouse / "models")}
-
-
 def whole_after_kill(spark, before: dict[str, Any], warehouse: Path) -> list[str]:
     """What a kill left half-done: a table changed without a commit, a pointer or version that does not load."""
-    problems = _check_models(warehouse / "models")
+    problems = fh.check_models_locked(warehouse / "models")
     for table in fh.delta_tables(warehouse):
         version = fh.delta_version(warehouse, table)
         old_version, old_rows = before["tables"].get(table, (None, []))
@@ -170,7 +145,7 @@ def _reference(spark, job: str, work: Path, base: Path, config: Path, backbone: 
         raise SystemExit(f"{job} reference run failed:\n{ref_run.stderr[-3000:]}")
     points = fh.fault_points(points_file)
     reference = {"points": points, "commits": sum(1 for p in points if p[0] == "table.commit.after"),
-                 "snapshot": snapshot(spark, ref_dir), "seconds": ref_run.seconds}
+                 "snapshot": fh.snapshot(spark, ref_dir), "seconds": ref_run.seconds}
     shutil.rmtree(ref_dir, ignore_errors=True)
     print(f"{job}: reference {ref_run.seconds:.0f} s, {len(points)} fault points", flush=True)
     kept.write_text(json.dumps(reference), encoding="utf-8")
@@ -182,23 +157,23 @@ def _kill_and_rerun(spark, job: str, k: int, point: tuple[str, int, str], ref: d
     """One repeat: a fresh copy, the job killed at `point`, the state checked, rerun, compared."""
     args = job_args(job, work, backbone)
     where = fresh_copy(job, base, work / f"{job}-{k}")
-    before = snapshot(spark, where)
+    before = fh.snapshot(spark, where)
     killed = fh.run_job(job, args, where, config, fault_at=f"{point[0]}:{point[1]}")
     problems = [] if killed.killed else [f"not killed (exit {killed.returncode})"]
     problems += whole_after_kill(spark, before, where)
     rerun = fh.run_job(job, args, where, config)
     if rerun.returncode != 0:
         problems.append(f"rerun exit {rerun.returncode}: {rerun.last_line()}")
-    after = snapshot(spark, where)
+    after = fh.snapshot(spark, where)
     reference = ref["snapshot"]
     lost, extra, differ = compare(reference, after)
-    models_ok = _check_models(where / "models") == [] and (
+    models_ok = fh.check_models_locked(where / "models") == [] and (
         after["models"]["teacher"]["current"] == reference["models"]["teacher"]["current"]
         and after["models"]["student"]["current"] == reference["models"]["student"]["current"])
     if not models_ok:
         problems.append("models differ from the reference after the rerun")
     shutil.rmtree(where, ignore_errors=True)
-    forget_tables(spark)
+    fh.forget_tables(spark)
     print(f"  {job} #{k} kill at {point[0]}:{point[1]} ({point[2]}): lost {lost}, extra {extra}, "
           f"recovered in {rerun.seconds:.0f} s{'; ' + '; '.join(problems) if problems else ''}", flush=True)
     return {"fault": "kill", "job": job, "repeat": k, "point": f"{point[0]}:{point[1]}", "detail": point[2],
@@ -248,7 +223,7 @@ def races(spark, repeats: int, work: Path, base: Path, config: Path, done: set[t
         for args in arg_sets:
             if fh.run_job(job, args, ref_dir, config).returncode != 0:
                 raise SystemExit(f"{job} sequential reference failed")
-        reference = snapshot(spark, ref_dir)
+        reference = fh.snapshot(spark, ref_dir)
         for k in range(repeats):
             if (what, k) in done:
                 continue
@@ -259,7 +234,7 @@ def races(spark, repeats: int, work: Path, base: Path, config: Path, done: set[t
                        for args in arg_sets]
             runs = [fh.finish(job, s) for s in started]
             seconds = time.perf_counter() - t0
-            lost, extra, differ = compare(reference, snapshot(spark, where))
+            lost, extra, differ = compare(reference, fh.snapshot(spark, where))
             retries = sum(r.stderr.count("lost a commit race") for r in runs)
             problems = [f"exit {r.returncode}: {r.last_line()}" for r in runs if r.returncode != 0]
             record({"fault": "race", "job": job, "kind": what, "repeat": k, "rows_lost": lost, "rows_extra": extra,
@@ -267,7 +242,7 @@ def races(spark, repeats: int, work: Path, base: Path, config: Path, done: set[t
             print(f"  race {what}: lost {lost}, extra {extra}, {retries} retried commit(s), both done in "
                   f"{seconds:.0f} s{'; ' + '; '.join(problems) if problems else ''}", flush=True)
             shutil.rmtree(where, ignore_errors=True)
-            forget_tables(spark)
+            fh.forget_tables(spark)
         shutil.rmtree(ref_dir, ignore_errors=True)
 
 
