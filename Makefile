@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 SCALE ?= small
 PYTEST_ARGS ?=
 # The suite mostly waits (Delta commits, the Airflow and spark-submit subprocesses), so
-# two workers on two cores take about 34 min, the fault and cluster tests' job processes included;
+# two workers on two cores take 34-40 min, the fault and cluster tests' job processes included;
 # a file stays on one worker (its module fixtures are built once). `make test XDIST=` runs
 # it serially.
 # tests/test_cluster.py (marker `cluster`: a local standalone cluster and S3 store, two days of
