@@ -351,64 +351,73 @@ def test_label_finishes_after_losing_a_worker_with_every_pair_scored_once(cluste
     assert "ReconciliationError" not in text
 
 
-@pytest.mark.cluster
-@pytest.mark.timeout(1800)
-def test_a_wrong_secret_fails_in_one_line_and_commits_nothing(cluster, daily_chain, tmp_path):
-    s3a = daily_chain["s3a"]
+def _warehouse_keys(cluster) -> list[str]:
+    """Every object under the bucket's warehouse/, listed with the good credentials."""
     record = cluster.record()
     props = read_properties(cluster.properties_path)
     good = S3Client(record["s3_endpoint"], props["spark.hadoop.fs.s3a.access.key"],
                     props["spark.hadoop.fs.s3a.secret.key"])
-    wrong_secret = "W" * 40
-    bad = tmp_path / "bad.properties"
-    bad.write_text(cluster.properties_path.read_text().replace(props["spark.hadoop.fs.s3a.secret.key"], wrong_secret))
-    os.chmod(bad, 0o600)
-    before = sorted(good.list_keys(record["bucket"], "warehouse/"))
-    log_file = tmp_path / "bad-credentials.log"
-    # A day not yet aggregated: with good keys this run would write every aggregate table.
+    return sorted(good.list_keys(record["bucket"], "warehouse/"))
+
+
+def _aggregate_spare_day(cluster, s3a: str, properties_text: str, folder: Path) -> tuple[int, str]:
+    """(exit code, log) of aggregating SPARE_DAY with these spark-submit properties.
+
+    SPARE_DAY is not aggregated yet: with good settings this run would write every aggregate table.
+    """
+    properties = folder / "job.properties"
+    properties.write_text(properties_text)
+    os.chmod(properties, 0o600)
+    log_file = folder / "job.log"
     done = submit_job(cluster, "aggregate_features", ["--ds", SPARE_DAY, "--warehouse", s3a],
-                      properties_file=bad, log_file=log_file, timeout_s=JOB_TIMEOUT_S)
-    output = log_file.read_text(errors="replace")
-    assert done.returncode == 2, output[-3000:]
-    lines = [line for line in output.splitlines() if line.startswith("searchrel aggregate: error:")]
-    assert len(lines) == 1, output[-3000:]
-    # s3a's first request is a HEAD, whose 403 has no body and so no S3 error code
-    assert "the object store refused access to s3a://searchrel/warehouse/" in lines[0]
-    assert "(403 Forbidden)" in lines[0] or "(SignatureDoesNotMatch)" in lines[0]
-    # Nothing of ours follows the line. The JVM may still log its own shutdown after it (CI saw an
-    # executor still fetching jars from the exiting driver): log4j's lines and Java stacks, not ours.
-    after = output.splitlines()[output.splitlines().index(lines[0]) + 1:]
+                      properties_file=properties, log_file=log_file, timeout_s=JOB_TIMEOUT_S)
+    return done.returncode, log_file.read_text(errors="replace")
+
+
+def _the_one_error_line(output: str) -> str:
+    """The job's one error line; nothing of the job's own follows it, and no Python traceback is anywhere.
+
+    The JVM may still log its own shutdown after the line (CI saw an executor still fetching jars
+    from the exiting driver log last): log4j's lines and Java stacks, not the job's. Above it,
+    Delta's JVM logs its own WARN with a Java stack while probing the path, also left as the JVM's.
+    """
+    lines = output.splitlines()
+    errors = [line for line in lines if line.startswith("searchrel aggregate: error:")]
+    assert len(errors) == 1, output[-3000:]
+    after = lines[lines.index(errors[0]) + 1:]
     assert not [line for line in after if PYTHON_LINE.match(line)], after
     assert "Traceback" not in output
-    assert wrong_secret not in output and props["spark.hadoop.fs.s3a.secret.key"] not in output
-    assert sorted(good.list_keys(record["bucket"], "warehouse/")) == before
+    return errors[0]
+
+
+@pytest.mark.cluster
+@pytest.mark.timeout(1800)
+def test_a_wrong_secret_fails_in_one_line_and_commits_nothing(cluster, daily_chain, tmp_path):
+    secret = _secret(cluster)
+    wrong_secret = "W" * 40
+    before = _warehouse_keys(cluster)
+    returncode, output = _aggregate_spare_day(
+        cluster, daily_chain["s3a"], cluster.properties_path.read_text().replace(secret, wrong_secret), tmp_path)
+    assert returncode == 2, output[-3000:]
+    line = _the_one_error_line(output)
+    # s3a's first request is a HEAD, whose 403 has no body and so no S3 error code
+    assert "the object store refused access to s3a://searchrel/warehouse/" in line
+    assert "(403 Forbidden)" in line or "(SignatureDoesNotMatch)" in line
+    assert wrong_secret not in output and secret not in output
+    assert _warehouse_keys(cluster) == before
 
 
 @pytest.mark.cluster
 @pytest.mark.timeout(1800)
 def test_an_object_store_that_is_down_fails_in_one_line_and_commits_nothing(cluster, daily_chain, tmp_path):
-    s3a = daily_chain["s3a"]
-    record = cluster.record()
-    props = read_properties(cluster.properties_path)
-    good = S3Client(record["s3_endpoint"], props["spark.hadoop.fs.s3a.access.key"],
-                    props["spark.hadoop.fs.s3a.secret.key"])
+    endpoint = cluster.record()["s3_endpoint"]
     dead_port = free_ports(1)[0]  # picked free: nothing listens there, as when the store is down
-    down = tmp_path / "down.properties"
-    down.write_text(cluster.properties_path.read_text().replace(record["s3_endpoint"], f"http://127.0.0.1:{dead_port}"))
-    os.chmod(down, 0o600)
-    before = sorted(good.list_keys(record["bucket"], "warehouse/"))
-    log_file = tmp_path / "store-down.log"
-    done = submit_job(cluster, "aggregate_features", ["--ds", SPARE_DAY, "--warehouse", s3a],
-                      properties_file=down, log_file=log_file, timeout_s=JOB_TIMEOUT_S)
-    output = log_file.read_text(errors="replace")
-    assert done.returncode == 1, output[-3000:]  # an outage, not bad arguments: a scheduler may retry
-    lines = [line for line in output.splitlines() if line.startswith("searchrel aggregate: error:")]
-    assert len(lines) == 1, output[-3000:]
-    assert f"the object store did not answer at 127.0.0.1:{dead_port} (Connection refused)" in lines[0]
-    # The job's own word is that line, last of its own lines; no Python traceback. (Above it, Delta's
-    # JVM logs its own WARN with a Java stack while probing the path: the JVM's log, not the job's.)
-    after = output.splitlines()[output.splitlines().index(lines[0]) + 1:]
-    assert not [line for line in after if PYTHON_LINE.match(line)], after
-    assert "Traceback" not in output
-    assert props["spark.hadoop.fs.s3a.secret.key"] not in output
-    assert sorted(good.list_keys(record["bucket"], "warehouse/")) == before
+    before = _warehouse_keys(cluster)
+    returncode, output = _aggregate_spare_day(
+        cluster, daily_chain["s3a"],
+        cluster.properties_path.read_text().replace(endpoint, f"http://127.0.0.1:{dead_port}"), tmp_path)
+    assert returncode == 1, output[-3000:]  # an outage, not bad arguments: a scheduler may retry
+    line = _the_one_error_line(output)
+    assert f"the object store did not answer at 127.0.0.1:{dead_port} (Connection refused)" in line
+    assert _secret(cluster) not in output
+    assert _warehouse_keys(cluster) == before
