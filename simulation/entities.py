@@ -28,11 +28,11 @@ CODE_LINK = 10**6
 CODE_OBJ = 10**3
 
 # Set against the paper's enriched-text ablation (title + description reach 48.9 of the full
-# teacher's 56.6 accuracy, a ratio of 0.86). With 30% good titles the small world's title +
-# description teacher reached 0.69 of the full one; with the 50% below it still does (0.407 of
-# 0.592), because most of what titles hide here is language: 54% of pairs put a query and a pin of
-# different languages together, which an English-only teacher cannot bridge from a title
-# (README, "The simulated search world"; bench/teacher_quality.py `by_pair_language`).
+# teacher's 56.6 accuracy, a ratio of 0.86). While retrieval ignored language, 54% of the small
+# world's pairs put a query and a pin of different languages together, which an English-only
+# teacher cannot bridge from a title, and the ratio was 0.69 (0.407 of 0.592). With retrieval
+# serving mostly the query's language (simulation.traffic.SAME_LANGUAGE) it is 0.81 (0.489 of
+# 0.601; README, "The simulated search world"; bench/teacher_quality.py `by_pair_language`).
 TITLE_QUALITY = (("good", 0.50), ("partial", 0.25), ("generic", 0.12), ("empty", 0.08), ("misleading", 0.05))
 DESCRIPTION_QUALITY = (("detailed", 0.35), ("category", 0.20), ("generic", 0.15), ("empty", 0.30))
 IMAGE_STATUS = (("ok", 0.97), ("corrupt", 0.015), ("missing", 0.015))
@@ -253,9 +253,21 @@ def make_boards(scale: Scale, seed: int) -> pd.DataFrame:
 
 
 def make_pools(pins: pd.DataFrame) -> pd.DataFrame:
-    """Candidate pools for retrieval: pin codes per object (o), family (f) and category (c)."""
+    """Candidate pools for retrieval: pin codes per object (o), family (f) and category (c).
+
+    Each pool also comes in one variant per language (`o12@de`): the pins of that key in that
+    language, or, where there are none, the whole pool, so that a language-first draw always
+    finds candidates and a row is never lost in the join.
+    """
     parts = []
     for prefix, col in (("o", "object"), ("f", "family"), ("c", "category")):
         grouped = pins.groupby(col)["code"].apply(lambda s: [int(x) for x in sorted(s)])
         parts.append(pd.DataFrame({"pool_key": [f"{prefix}{k}" for k in grouped.index], "codes": list(grouped)}))
+        by_lang = pins.groupby([col, "lang"])["code"].apply(lambda s: [int(x) for x in sorted(s)]).to_dict()
+        keys, codes = [], []
+        for k, everyone in grouped.items():
+            for lang in C.LANGS:
+                keys.append(f"{prefix}{k}@{lang}")
+                codes.append(by_lang.get((k, lang)) or everyone)
+        parts.append(pd.DataFrame({"pool_key": keys, "codes": codes}))
     return pd.concat(parts, ignore_index=True)

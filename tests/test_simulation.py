@@ -123,6 +123,24 @@ def test_engagement_follows_true_relevance(tiny_world):
 
 
 @pytest.mark.spark
+def test_retrieval_serves_mostly_pins_in_the_query_language(tiny_world):
+    # Language-blind retrieval would show each language's queries its share of the pins (en 0.7,
+    # the others 0.1). The world draws SAME_LANGUAGE of its slots from pins in the query's language,
+    # where a pool has some (the tiny world's de/fr/es pools are often empty, and fall back to all).
+    pins = tiny_world.read("raw/pins")
+    n_pins = pins.count()
+    pin_share = {r.lang: r["count"] / n_pins for r in pins.groupBy("lang").count().collect()}
+    shown = tiny_world.read("raw/impressions").join(
+        pins.select("pin_id", F.col("lang").alias("pin_lang")), "pin_id")
+    by_lang = {r.lang: r.same for r in shown.groupBy("lang").agg(
+        F.avg((F.col("lang") == F.col("pin_lang")).cast("double")).alias("same")).collect()}
+    assert set(by_lang) == set(C.LANGS)
+    for lang, same in by_lang.items():
+        assert same > pin_share[lang] + 0.15, (lang, same, pin_share[lang])
+    assert max(by_lang.values()) < 0.99  # some slots still cross languages
+
+
+@pytest.mark.spark
 def test_link_visits_straddle_ten_seconds_and_off_topic_pages_bounce(tiny_world):
     visits = tiny_world.read("raw/link_visits")
     off_topic = F.col("link_title").isin([t for t, _ in C.OFF_TOPIC_PAGES])
