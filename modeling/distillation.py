@@ -37,6 +37,7 @@ from modeling.student_reader import (
     count_rows,
     encode_targets,
     iter_batches,
+    key_bound,
     row_filter,
 )
 from modeling.student_statistics import scan_feature_spec
@@ -62,8 +63,10 @@ class TrainSettings:
     shuffle_buffer: int = 20_000
     arrow_batch_rows: int = 8192
     seed: int = 17
-    # Cap on teacher-labelled (impression) training rows; a stable hash subsample.
+    # Caps on teacher-labelled (impression) and human-labelled training rows: exactly that many,
+    # the rows with the smallest sample_key (stable, and nested across caps).
     max_teacher_rows: int | None = None
+    max_human_rows: int | None = None
     torch_threads: int | None = None
     progress: bool = True
 
@@ -148,14 +151,23 @@ def train_student(
     torch.manual_seed(settings.seed)
     if settings.torch_threads:
         torch.set_num_threads(settings.torch_threads)
-    fraction = None
-    available_teacher = count_rows(files, row_filter("distill", "train") & (pads.field("source") == SOURCE_IMPRESSION))
-    if settings.mode == "distill" and settings.max_teacher_rows is not None and available_teacher:
-        fraction = min(1.0, settings.max_teacher_rows / available_teacher)
-    train_expr = row_filter(settings.mode, "train", fraction)
+    teacher_rows = row_filter("distill", "train") & (pads.field("source") == SOURCE_IMPRESSION)
+    available_teacher = count_rows(files, teacher_rows)
+    teacher_bound = human_bound = None
+    if settings.mode == "distill" and settings.max_teacher_rows is not None:
+        teacher_bound = key_bound(files, teacher_rows, settings.max_teacher_rows)
+    if settings.max_human_rows is not None:
+        human_bound = key_bound(files, row_filter("human", "train"), settings.max_human_rows)
+    train_expr = row_filter(settings.mode, "train", teacher_bound, human_bound)
     val_expr = row_filter(settings.mode, "validation")
     spec, counts = scan_feature_spec(files, train_expr, settings.arrow_batch_rows, categorical_dim=settings.categorical_dim,
                                      hidden=settings.hidden, dropout=settings.dropout)
+    for cap, got, what in ((settings.max_teacher_rows if teacher_bound is not None else None, counts["impression_rows"],
+                            "teacher-labelled"),
+                           (settings.max_human_rows if human_bound is not None else None, counts["human_rows"],
+                            "human-labelled")):
+        if cap is not None and got != cap:  # only two rows sharing a sample_key can do this
+            raise ValueError(f"the {what} row cap {cap} kept {got} rows: sample_key is not unique in {files[:1]}…")
     model = StudentModel(spec)
     optimiser = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
     columns = [*CATEGORICAL, *DENSE, *spec.embeddings, *TARGET_COLUMNS]
@@ -220,9 +232,11 @@ def train_student(
         "settings": asdict(settings),
         "train_rows": counts["rows"],
         "train_teacher_rows": counts["teacher_rows"],
+        "train_impression_rows": counts["impression_rows"],
         "train_human_rows": counts["human_rows"],
         "available_teacher_rows": available_teacher,
-        "teacher_fraction": fraction,
+        "teacher_key_bound": teacher_bound,
+        "human_key_bound": human_bound,
         "best_epoch": best[1],
         "history": history,
         "seconds": round(time.time() - started, 2),

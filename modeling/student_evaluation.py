@@ -134,5 +134,5 @@ def scaling_points(n_human: int, available_teacher: int, multiples: Sequence[flo
         if 0 < n < available_teacher:
             points.append((f"{m:g}x", n))
     if available_teacher > 0:
-        points.append((f"all ({available_teacher / max(n_human, 1):.2g}x)", available_teacher))
+        points.append((f"all ({available_teacher / max(n_human, 1):.3g}x)", available_teacher))
     return points

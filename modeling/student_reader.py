@@ -33,16 +33,40 @@ def local_path(uri: str) -> str:
     return uri
 
 
-def row_filter(mode: Mode, split: str, teacher_fraction: float | None = None) -> pads.Expression:
-    """Which rows of the snapshot a run reads; pushed down to the parquet scan."""
+def row_filter(mode: Mode, split: str, teacher_key_below: float | None = None,
+               human_key_below: float | None = None) -> pads.Expression:
+    """Which rows of the snapshot a run reads; pushed down to the parquet scan.
+
+    The `*_key_below` bounds keep training rows whose `sample_key` lies below them: a stable
+    subsample, and a nested one (a smaller cap keeps a subset of a larger cap's rows), which is
+    what a scaling curve needs. `key_bound` picks a bound that keeps an exact number of rows.
+    """
     in_split = pads.field("split") == split
     human = (pads.field("source") == SOURCE_HUMAN) & pads.field("human_label").is_valid()
+    if split == "train" and human_key_below is not None:
+        human = human & (pads.field("sample_key") < human_key_below)
     if mode == "human" or split != "train":
         return in_split & human
     teacher = (pads.field("source") == SOURCE_IMPRESSION) & pads.field("teacher_probs").is_valid()
-    if teacher_fraction is not None and teacher_fraction < 1.0:
-        teacher = teacher & (pads.field("sample_key") < teacher_fraction)
+    if teacher_key_below is not None:
+        teacher = teacher & (pads.field("sample_key") < teacher_key_below)
     return in_split & (human | teacher)
+
+
+def key_bound(files: Sequence[str], expression: pads.Expression, n: int) -> float | None:
+    """The `sample_key` bound below which exactly `n` of the matching rows lie; None when `n` keeps them all.
+
+    Keys are hashes of each row's unique key, so two rows share a key only by a 2**-53 chance;
+    `train_student` checks the count it got all the same.
+    """
+    if n < 0:
+        raise ValueError(f"a row cap must be >= 0, got {n}")
+    keys = dataset(files).to_table(columns=["sample_key"], filter=expression).column(0).to_numpy() if files else np.array([])
+    if n >= len(keys):
+        return None
+    if n == 0:
+        return float(keys.min())
+    return float(np.nextafter(np.partition(keys, n - 1)[n - 1], np.inf))
 
 
 def dataset(files: Sequence[str]) -> pads.Dataset:

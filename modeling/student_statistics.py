@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
 
-from features.student_examples import CATEGORICAL, DENSE, EMBEDDINGS, SOURCE_HUMAN
+from features.student_examples import CATEGORICAL, DENSE, EMBEDDINGS, SOURCE_HUMAN, SOURCE_IMPRESSION
 from modeling.student import FeatureSpec
 from modeling.student_reader import iter_batches
 
@@ -36,7 +36,7 @@ def scan_feature_spec(
     sums = np.zeros(len(DENSE))
     sumsq = np.zeros(len(DENSE))
     dims: dict[str, int] = {}
-    n_teacher = n_human = 0
+    n_teacher = n_impression = n_human = 0
     for batch in iter_batches(files, expression, columns, batch_rows):
         for name in CATEGORICAL:
             counters[name].update(v for v in batch.column(name).to_pylist() if v is not None)
@@ -52,7 +52,9 @@ def scan_feature_spec(
                 if len(lengths):
                     dims[name] = int(pc.max(lengths).as_py())
         n += batch.num_rows
-        n_teacher += int(pc.sum(pc.is_valid(batch.column("teacher_probs"))).as_py() or 0)
+        has_teacher = pc.is_valid(batch.column("teacher_probs"))
+        n_teacher += int(pc.sum(has_teacher).as_py() or 0)
+        n_impression += int(pc.sum(pc.and_(pc.equal(batch.column("source"), SOURCE_IMPRESSION), has_teacher)).as_py() or 0)
         is_human = pc.and_(pc.equal(batch.column("source"), SOURCE_HUMAN), pc.is_valid(batch.column("human_label")))
         n_human += int(pc.sum(is_human).as_py() or 0)
     if n == 0:
@@ -71,4 +73,6 @@ def scan_feature_spec(
         hidden=list(hidden),
         dropout=dropout,
     )
-    return spec, {"rows": n, "teacher_rows": n_teacher, "human_rows": n_human}
+    # teacher_rows: every row with teacher probabilities (scored human rows too); impression_rows: the
+    # rows that exist only because the teacher labelled them, which the row cap and the scaling points count.
+    return spec, {"rows": n, "teacher_rows": n_teacher, "impression_rows": n_impression, "human_rows": n_human}

@@ -101,7 +101,9 @@ def run_scaling(ctx: runner.JobContext, files: list[str], base_settings, n_human
             runs.append({"seed": base_settings.seed + k, **summary(evaluate_rows(test, {"student": model})["student"])})
         point = across_seeds(runs)
         point.pop("n", None)
-        rows.append({"point": label, "teacher_rows": info["train_teacher_rows"], "human_rows": info["train_human_rows"],
+        # A point's size is its teacher-labelled impressions, the rows the cap counts (human rows the
+        # teacher also scored are in every point alike).
+        rows.append({"point": label, "teacher_rows": info["train_impression_rows"], "human_rows": info["train_human_rows"],
                      **point})
         log.info("scaling %s: %s", label, {k: v for k, v in rows[-1].items() if k != "runs"})
     out_dir = Path(ctx.config.reports_path)

@@ -285,8 +285,9 @@ def test_student_train_saves_exports_evaluates_and_runs_the_scaling_experiment(s
     assert report["teacher_on_scored"]["n"] == 1 and "ndcg_at_10" in report["bm25"]
     scaling = json.loads((Path(tables.root) / "reports" / "student_scaling.json").read_text())
     # one human training row and one teacher-scored training impression: 1x is already "all"; the point's
-    # teacher rows count every teacher-scored training row (the human row (red chair, p3) was scored too)
-    assert [p["point"] for p in scaling["points"]] == ["all (1x)"] and scaling["points"][-1]["teacher_rows"] == 2
+    # size counts the teacher-labelled impressions only (the human row (red chair, p3) was scored too, and
+    # is in the student's 2 teacher rows above, but a scaling point is measured in impressions)
+    assert [p["point"] for p in scaling["points"]] == ["all (1x)"] and scaling["points"][-1]["teacher_rows"] == 1
     point = scaling["points"][-1]  # two seeds: the trained student (seed 17) and one more (18)
     assert point["seeds"] == 2 and [r["seed"] for r in point["runs"]] == [17, 18] and "accuracy_std" in point
     assert point["accuracy"] == pytest.approx(sum(r["accuracy"] for r in point["runs"]) / 2)

@@ -112,10 +112,65 @@ def test_streaming_distillation_learns_and_respects_the_row_cap(snapshot, tmp_pa
     import dataclasses
 
     _, capped = train_student(snapshot, dataclasses.replace(SETTINGS, epochs=1, max_teacher_rows=500), None)
-    assert 350 < capped["train_teacher_rows"] < 650  # a stable hash subsample of ~500 rows
+    assert capped["train_impression_rows"] == 500  # exactly the cap: a scaling point's size is what it says
     assert capped["train_human_rows"] == info["train_human_rows"]
     _, human = train_student(snapshot, dataclasses.replace(SETTINGS, epochs=1, mode="human"), None)
     assert human["train_rows"] == info["train_human_rows"] and human["train_teacher_rows"] == 0
+
+
+def test_row_caps_keep_exact_nested_subsets_of_both_sources(snapshot):
+    import pyarrow.dataset as pads
+
+    from modeling.student_reader import dataset, key_bound, row_filter
+
+    teacher = row_filter("distill", "train") & (pads.field("source") == "impression")
+    available = dataset(snapshot).count_rows(filter=teacher)
+    rows = {}
+    for n in (0, 1, 37, 500, available - 1):
+        bound = key_bound(snapshot, teacher, n)
+        kept = dataset(snapshot).to_table(columns=["query"], filter=row_filter("distill", "train", bound)
+                                           & (pads.field("source") == "impression"))
+        rows[n] = set(kept.column("query").to_pylist())
+        assert len(rows[n]) == n, (n, bound)
+    assert rows[1] <= rows[37] <= rows[500] <= rows[available - 1]  # a bigger point holds every smaller one
+    assert key_bound(snapshot, teacher, available) is None and key_bound(snapshot, teacher, available + 5) is None
+    with pytest.raises(ValueError, match=">= 0"):
+        key_bound(snapshot, teacher, -1)
+    humans = row_filter("human", "train")
+    n_human = dataset(snapshot).count_rows(filter=humans)
+    bound = key_bound(snapshot, humans, 40)
+    assert dataset(snapshot).count_rows(filter=row_filter("human", "train", None, bound)) == 40 < n_human
+    # The human cap applies to the distilled student's human rows too, and never to validation rows.
+    mixed = row_filter("distill", "train", None, bound) & (pads.field("source") == "human_label")
+    assert dataset(snapshot).count_rows(filter=mixed) == 40
+    assert row_filter("human", "validation", None, bound).equals(row_filter("human", "validation"))
+
+
+def test_the_scaling_bench_sizes_1x_so_that_its_largest_point_fits_and_every_point_is_exact():
+    from bench.student_scaling import QUARANTINE_MARGIN, human_rows_for
+    from modeling.student_evaluation import scaling_points
+
+    multiples = [1, 3, 10, 30, 100]
+    human = human_rows_for(370_000, multiples)
+    assert human == 3589  # floor(370,000 * 0.97 / 100)
+    available = int(370_000 * QUARANTINE_MARGIN) + 50  # a few more rows than the margin left
+    points = scaling_points(human, available, multiples)
+    assert points == [("1x", 3589), ("3x", 10767), ("10x", 35890), ("30x", 107670), ("100x", 358900),
+                      ("all (100x)", available)]
+    assert human_rows_for(99, multiples) == 1  # never 0 rows
+    with pytest.raises(ValueError):
+        human_rows_for(1000, [])
+
+
+@pytest.mark.slow
+def test_a_human_row_cap_is_exact_for_the_student_and_its_baseline(snapshot):
+    import dataclasses
+
+    capped = dataclasses.replace(SETTINGS, epochs=1, max_human_rows=60, max_teacher_rows=300)
+    _, distilled = train_student(snapshot, capped, None)
+    _, human = train_student(snapshot, dataclasses.replace(capped, mode="human", max_teacher_rows=None), None)
+    assert (distilled["train_human_rows"], distilled["train_impression_rows"]) == (60, 300)
+    assert (human["train_human_rows"], human["train_teacher_rows"]) == (60, 0)
 
 
 def test_saved_and_onnx_models_score_like_the_trained_one(snapshot, tmp_path):

@@ -133,7 +133,11 @@ class StudentConfig(Section):
     batch_size: int = Field(default=512, ge=1)
     learning_rate: float = Field(default=1e-3, gt=0)
     shuffle_buffer: int = Field(default=20_000, ge=1)
+    # Caps on training rows, exact and nested (the smallest sample_keys): max_rows on
+    # teacher-labelled rows, max_human_rows on human-labelled ones (the scaling bench holds the
+    # human count at a size the world can label 100x of; the baseline gets the same rows).
     max_rows: int | None = Field(default=None, ge=1)
+    max_human_rows: int | None = Field(default=None, ge=1)
     seed: int = 17
     graph_embedding_dim: int = Field(default=16, ge=1)
     weight_decay: float = Field(default=1e-5, ge=0)
