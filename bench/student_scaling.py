@@ -11,8 +11,8 @@ warehouse under --work:
 
 `<work>/state.json` records each finished step with its result, so a killed bench rerun with
 the same arguments skips what is done; `label` is incremental by itself, so a labelling run
-killed halfway keeps its committed chunks. Changed arguments start the later steps over
-(the state records them).
+killed halfway keeps its committed chunks. A rerun with other arguments (the state records
+them) runs every step again; each job replaces its own output, so nothing is doubled.
 
 "1x" is the human-labelled training rows, H. The teacher trains on H human labels
 (`teacher-train --max-train-rows H`); the distilled students and the human-only baseline see
@@ -67,7 +67,7 @@ class State:
     def __init__(self, path: Path, fingerprint: dict[str, Any]) -> None:
         self.path = path
         saved = json.loads(path.read_text()) if path.exists() else {}
-        # Only steps finished with the same arguments count: another --human-rows retrains from the teacher on.
+        # Only steps finished with the same arguments count; other arguments rerun every step.
         self.steps: dict[str, Any] = saved.get("steps", {}) if saved.get("fingerprint") == fingerprint else {}
         self.fingerprint = fingerprint
 
