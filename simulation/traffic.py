@@ -34,10 +34,10 @@ CLOSEUP_DWELL_MEDIAN_S = (2.0, 3.0, 5.0, 8.0, 12.0)
 OFF_TOPIC_DWELL_MEDIAN_S = 2.5
 ACCIDENTAL_CLICK = 0.005
 N_RATERS_POOL = 40
-# Share of result slots drawn from pins in the query's own language (the rest from any language).
-# A search engine ranks pins in the searcher's language first, as Pinterest's localised search
-# does; with language-blind retrieval 54% of the small world's pairs crossed languages, which
-# made titles look far weaker than the paper's ablation found (README, "The simulated search world").
+# Share of result slots drawn from pins in the query's own language (the rest from any language),
+# as a localised search engine ranks pins in the searcher's language first. With language-blind
+# retrieval 54% of the small world's pairs crossed languages, which made titles look far weaker
+# than the paper's ablation found (README, "The simulated search world").
 SAME_LANGUAGE = 0.85
 
 
