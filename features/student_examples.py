@@ -109,9 +109,15 @@ def human_label_pairs(human_labels: DataFrame) -> DataFrame:
     )
 
 
-def latest_teacher_scores(teacher_scores: DataFrame, by_day: bool) -> DataFrame:
-    """The newest teacher score per (query, pin_id, ds) or, by_day=False, per (query, pin_id)."""
+def latest_teacher_scores(teacher_scores: DataFrame, by_day: bool, version: str | None = None) -> DataFrame:
+    """The newest teacher score per (query, pin_id, ds) or, by_day=False, per (query, pin_id).
+
+    `version` keeps one teacher's scores only, so the students of several teachers can be
+    compared on one warehouse; pairs that teacher never scored get none.
+    """
     keys = ["query", "pin_id", "ds"] if by_day else ["query", "pin_id"]
+    if version is not None:
+        teacher_scores = teacher_scores.where(F.col("teacher_version") == version)
     w = Window.partitionBy(*keys).orderBy(F.col("scored_at").desc(), F.col("teacher_version").desc())
     return (
         teacher_scores.withColumn("__r", F.row_number().over(w))

@@ -167,7 +167,7 @@ def _teacher(ctx: runner.JobContext, by_day: bool, start: str | None = None, end
         keys = "query string, pin_id string, ds string," if by_day else "query string, pin_id string,"
         return ctx.spark.createDataFrame([], keys + " teacher_probs array<float>, teacher_version string")
     scores = ctx.tables.read_range(name, start, end) if by_day and start else ctx.tables.read(name)
-    return latest_teacher_scores(scores, by_day)
+    return latest_teacher_scores(scores, by_day, ctx.config.student.teacher_version)
 
 
 def _write_examples(

@@ -86,6 +86,24 @@ DS = "2026-11-23"
 AS_OF = "2026-11-22"
 
 
+def test_teacher_scores_are_the_newest_per_pair_or_one_named_teachers_only(spark):
+    from features.student_examples import latest_teacher_scores
+
+    scores = spark.createDataFrame(
+        [("q", "p1", "d1", [0.9, 0.1, 0.0, 0.0, 0.0], "small", "2026-01-01"),
+         ("q", "p1", "d1", [0.0, 0.0, 0.0, 0.1, 0.9], "big", "2026-01-02"),
+         ("q", "p2", "d1", [0.2, 0.2, 0.2, 0.2, 0.2], "big", "2026-01-02"),
+         ("q", "p1", "d2", [0.0, 1.0, 0.0, 0.0, 0.0], "small", "2026-01-03")],
+        "query string, pin_id string, ds string, probs array<float>, teacher_version string, scored_at string",
+    )
+    newest = {(r.pin_id, r.ds): r.teacher_version for r in latest_teacher_scores(scores, by_day=True).collect()}
+    assert newest == {("p1", "d1"): "big", ("p2", "d1"): "big", ("p1", "d2"): "small"}
+    small = {(r.pin_id, r.ds): r.teacher_probs[0] for r in latest_teacher_scores(scores, True, "small").collect()}
+    assert small == pytest.approx({("p1", "d1"): 0.9, ("p1", "d2"): 0.0})  # p2 was never scored by "small"
+    per_pair = latest_teacher_scores(scores, by_day=False, version="big").collect()
+    assert [(r.pin_id, r.teacher_version) for r in sorted(per_pair)] == [("p1", "big"), ("p2", "big")]
+
+
 def test_graph_fit_is_reused_within_the_refresh_period_and_never_backwards():
     from features.pin_embeddings import reusable_graph_as_of
 

@@ -138,6 +138,18 @@ class StudentConfig(Section):
     # human count at a size the world can label 100x of; the baseline gets the same rows).
     max_rows: int | None = Field(default=None, ge=1)
     max_human_rows: int | None = Field(default=None, ge=1)
+    # Whose soft labels the student learns from: None = the newest score of each pair, whatever
+    # teacher gave it; a version = only that teacher's scores (pairs it never scored have none),
+    # so students of several teachers can be compared on one warehouse (bench/student_scaling.py).
+    teacher_version: str | None = None
+
+    @field_validator("teacher_version")
+    @classmethod
+    def _plain_teacher(cls, value: str | None) -> str | None:
+        from searchrel.core.names import check_plain_name
+
+        return None if value is None else check_plain_name(value, "teacher version")
+
     seed: int = 17
     graph_embedding_dim: int = Field(default=16, ge=1)
     weight_decay: float = Field(default=1e-5, ge=0)
