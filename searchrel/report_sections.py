@@ -187,9 +187,44 @@ def scaling(reports: Path, out: Path) -> Section:
     section.caption = (
         f"Student quality as teacher-labelled training rows grow ({found.get('human_train_rows', 0):,} human-labelled "
         "training rows for scale), mean ± standard deviation over the seeds trained at each point; the dashed lines "
-        "are the student trained on human labels only."
+        "are the student trained on human labels only. " + _scaling_source(reports, points)
     )
+    sizes = load_json(reports / "bench_teacher_size.json") or {}
+    if sizes.get("rows"):
+        section.tables.append(Table(
+            ("teacher backbone", "teacher accuracy", "teacher QWK", f"student accuracy ({sizes.get('point')})",
+             "student QWK", "student / teacher QWK"),
+            [(r["teacher"].get("backbone") or "default", fmt(metric(r["teacher"], "test_accuracy")),
+              fmt(metric(r["teacher"], "test_qwk")), _with_std(r["student"], "accuracy"),
+              _with_std(r["student"], "quadratic_weighted_kappa"),
+              _share(metric(r["student"], "quadratic_weighted_kappa"), metric(r["teacher"], "test_qwk")))
+             for r in sizes["rows"]],
+        ))
+        section.caption += (
+            f" Second table: teacher size → student (bench/student_scaling.py --teachers), each teacher trained on the "
+            f"same {sizes.get('human_rows', 0):,} human labels and the student distilled from its scores alone at "
+            f"{sizes.get('teacher_rows', 0):,} teacher-labelled rows."
+        )
     return section
+
+
+def _scaling_source(reports: Path, points: list[dict[str, Any]]) -> str:
+    """Which experiment the curve is: the scaling bench's world (its summary beside it, same points) or this run's."""
+    bench = load_json(reports / "bench_student_scaling.json") or {}
+    same = [p.get("teacher_rows") for p in bench.get("student") or []] == [p.get("teacher_rows") for p in points]
+    if not (bench and same):
+        return "This run's own curve (`searchrel student-train --scaling` on this warehouse's world)."
+    teacher = bench.get("teacher") or {}
+    text = (f"From bench/student_scaling.py on a {bench.get('scale')} world of its own: a teacher trained on the same "
+            f"{bench.get('human_rows', 0):,} human labels (test accuracy {fmt(metric(teacher, 'test_accuracy'))}, "
+            f"QWK {fmt(metric(teacher, 'test_qwk'))}) labelled its impressions")
+    top = max(points, key=lambda p: p.get("teacher_rows", 0))
+    kept = _share(metric(top, "quadratic_weighted_kappa"), metric(teacher, "test_qwk"))
+    return text + (f"; at its largest point the student keeps {kept} of the teacher's QWK." if kept != "–" else ".")
+
+
+def _share(part: float | None, whole: float | None) -> str:
+    return "–" if part is None or not whole else f"{part / whole:.0%}"
 
 
 def _with_std(point: dict[str, Any], key: str) -> str:

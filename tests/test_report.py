@@ -111,6 +111,34 @@ def test_sections_render_from_the_evaluators_metric_names_and_escape_values(tmp_
     assert compute[1][-1] == "x15,000 FLOPs, x10,000 time" and compute[2][1] == "1.20 M"
     assert compute[2][-1] == "x2,500 FLOPs" and compute[3][1] == "1.00 M"
     assert "Not available" not in page
+    assert "This run's own curve" in sections[5].caption  # no scaling bench summary beside it
+
+
+def test_the_scaling_section_names_the_bench_world_and_shows_teacher_size_to_student(tmp_path: Path):
+    from searchrel import report_sections as models
+
+    reports = tmp_path / "reports"
+    _reports(reports)
+    curve = json.loads((reports / "student_scaling.json").read_text())
+    top = curve["points"][-1]
+    _write(reports / "bench_student_scaling.json", {
+        "scale": "medium", "human_rows": 100, "teacher": {"test_accuracy": 0.5, "test_qwk": 0.8},
+        "student": [{"teacher_rows": p["teacher_rows"]} for p in curve["points"]]})
+    student = {"accuracy": 0.45, "accuracy_std": 0.01, "quadratic_weighted_kappa": 0.6, "seeds": 3}
+    _write(reports / "bench_teacher_size.json", {"point": "10x", "teacher_rows": 1000, "human_rows": 100, "rows": [
+        {"teacher": {"backbone": None, "test_accuracy": 0.5, "test_qwk": 0.8}, "student": student},
+        {"teacher": {"backbone": "mpnet-base", "test_accuracy": 0.55, "test_qwk": 0.75}, "student": student}]})
+    section = models.scaling(reports, reports)
+    kept = top["quadratic_weighted_kappa"] / 0.8
+    assert "bench/student_scaling.py on a medium world" in section.caption
+    assert f"keeps {kept:.0%} of the teacher's QWK" in section.caption
+    sizes = section.tables[1].rows
+    assert [r[0] for r in sizes] == ["default", "mpnet-base"]
+    assert sizes[1][1:] == ("0.550", "0.750", "0.450 ± 0.010", "0.600", "80%")
+
+    # A curve the demo wrote after the bench (other points) is not passed off as the bench's.
+    _write(reports / "student_scaling.json", {**curve, "points": curve["points"][:1]})
+    assert "This run's own curve" in models.scaling(reports, reports).caption
 
 
 @pytest.mark.spark

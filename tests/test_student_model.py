@@ -210,3 +210,15 @@ def test_a_scaling_point_is_the_mean_and_sample_std_of_its_seeds():
     assert point["ndcg_at_10"] is None and "ndcg_at_10_std" not in point  # no run had it
     single = across_seeds(runs[:1])
     assert single["accuracy"] == pytest.approx(0.50) and single["accuracy_std"] == 0.0
+
+
+def test_the_teacher_size_rows_repeat_the_curves_largest_point_with_a_recipe_for_every_backbone():
+    from bench.student_scaling import BACKBONE_RECIPES, largest_point
+    from modeling.backbones import names
+
+    curve = {"points": [{"point": "1x", "teacher_rows": 709}, {"point": "all (10.3x)", "teacher_rows": 7301},
+                        {"point": "10x", "teacher_rows": 7090}]}
+    assert largest_point(curve)["point"] == "all (10.3x)"  # by rows, not by position or label
+    with pytest.raises(ValueError, match="no points"):
+        largest_point({"points": []})
+    assert sorted(BACKBONE_RECIPES) == names()  # a backbone without a recipe could not be compared
