@@ -10,9 +10,9 @@ machine has or what else runs on them) and by counting FLOPs with
 products are left out where the CPU attention kernel is not counted, a few per cent at
 these lengths, so the teacher's count is a lower bound):
 
-- teacher: the warehouse's `current` teacher on `--pairs` of the warehouse's own
+- teacher: the warehouse's `current` teacher (or `--teacher V`) on `--pairs` of the warehouse's own
   (query, pin text) pairs, pre-tokenised, length-sorted micro-batches of 64;
-- student, per pair: the `current` student's MLP over its encoded features, in batches of
+- student, per pair: the `current` student's (or `--student V`'s) MLP over its encoded features, in batches of
   4096 (`--student-rows` rows of the feature spec's shape: speed and FLOPs do not depend
   on the values);
 - student, amortised: the MiniLM embeddings the student's features need are computed once
@@ -30,7 +30,6 @@ Writes <warehouse>/reports/compute_ratio.json (the report's throughput section s
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -154,6 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--student-rows", type=int, default=100_000)
     parser.add_argument("--embed-sample", type=int, default=100, help="queries and pins whose FLOPs are counted")
     parser.add_argument("--pins-per-request", type=int, default=100, help="pins scored per query at serving")
+    parser.add_argument("--teacher", default="current", help="teacher version (bench/student_scaling.py's is "
+                        "scaling-teacher, never promoted)")
+    parser.add_argument("--student", default="current", help="student version")
     args = parser.parse_args(argv)
 
     from spark_jobs.runner import configure_logging
@@ -174,10 +176,12 @@ def main(argv: list[str] | None = None) -> int:
     config = load_config(overrides={"warehouse": str(warehouse), "spark.master": "local[2]"})
     spark = get_spark(config)
     queries, texts, models = warehouse_rows(spark, warehouse, args.pairs)
-    teacher_dir = str(resolve_teacher_dir(models, "current"))
+    teacher_dir = str(resolve_teacher_dir(models, args.teacher))
     try:
-        student_dir: str | None = str(resolve_version_dir(models, "current"))
+        student_dir: str | None = str(resolve_version_dir(models, args.student))
     except FileNotFoundError:
+        if args.student != "current":
+            raise
         student_dir = None
     embeddings = embedding_cost(spark, warehouse, config.student.embed_max_length, args.embed_sample)
     spark.stop()

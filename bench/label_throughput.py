@@ -120,17 +120,20 @@ def warehouse_rows(spark, source: Path, n: int) -> tuple[list[str], list[str], s
     return [r["query"] for r in rows], [r["text"] for r in rows], str(config.models_path)
 
 
-def teacher_for_bench(config, *own_models: str) -> str:
-    """The `current` teacher of the first models path that has one (own_models, then the bench
-    warehouse's), else a fresh-headed MiniLM saved once under the bench warehouse."""
+def teacher_for_bench(config, *own_models: str, version: str = "current") -> str:
+    """The `version` teacher (`current` by default) of the first models path that has one
+    (own_models, then the bench warehouse's), else a fresh-headed MiniLM saved once under the
+    bench warehouse; a version asked for by name and found nowhere is an error."""
     from modeling.cross_encoder import build_teacher, resolve_teacher_dir, save_teacher
     from searchrel.core.config import TeacherConfig
 
     for models in [*own_models, str(config.models_path)]:
         try:
-            return str(resolve_teacher_dir(models, "current"))
+            return str(resolve_teacher_dir(models, version))
         except FileNotFoundError:
             pass
+    if version != "current":
+        raise SystemExit(f"no teacher {version!r} under {[*own_models, str(config.models_path)]}")
     directory = Path(config.models_path) / "teacher" / "bench-minilm"
     if not (directory / "teacher.json").exists():
         model, tokenizer = build_teacher(TeacherConfig())
@@ -239,6 +242,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="labelling.backend values to compare with the fp32 PyTorch loop (a) and job (b)")
     parser.add_argument("--from-warehouse", help="take the pairs and the current teacher from this warehouse "
                         "(e.g. the demo's small world) instead of the Home Depot stand-in")
+    parser.add_argument("--teacher", default="current", help="teacher version under that warehouse's models "
+                        "(e.g. bench/student_scaling.py's scaling-teacher, which is never promoted)")
     args = parser.parse_args(argv)
 
     from spark_jobs.runner import configure_logging
@@ -258,9 +263,9 @@ def main(argv: list[str] | None = None) -> int:
     tables = tables_for(spark, str(warehouse))
     if args.from_warehouse:
         queries, texts, own_models = warehouse_rows(spark, Path(args.from_warehouse).resolve(), args.rows)
-        teacher_dir = teacher_for_bench(config, own_models)
+        teacher_dir = teacher_for_bench(config, own_models, version=args.teacher)
     else:
-        teacher_dir = teacher_for_bench(config)
+        teacher_dir = teacher_for_bench(config, version=args.teacher)
         queries, texts = bench_rows(args.rows)
     n = len(queries)
     impressions = spark.createDataFrame(
