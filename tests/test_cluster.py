@@ -276,24 +276,32 @@ def daily_chain(cluster, chain_config, tmp_path_factory):
 
     with _lock():  # the first submission may still resolve s3a's jars into the shared Ivy cache
         run("cluster-simulate", "simulate", ["--scale", "tiny", "--warehouse", s3a])
-    kill = None
-    for step in DAILY_STEPS:
-        if step.job == "label_impressions":
-            kill = _label_losing_a_worker(cluster, dates + ["--warehouse", s3a] + common, work)
-            timings["cluster-label_impressions"] = kill["seconds"]
-            assert kill["returncode"] == 0, f"label exited {kill['returncode']} after losing a worker; see {kill['log']}"
-        else:
-            run(f"cluster-{step.job}", step.job, dates + ["--warehouse", s3a])
     # The local reference: the same entry points, one after another in one local driver
-    # (run_jobs.py calls each job's main), which spares a JVM start per step.
+    # (run_jobs.py calls each job's main), which spares a JVM start per step. It shares nothing
+    # with the cluster's run but the inputs' code, so it runs beside the cluster steps, whose
+    # spark-submits mostly wait on JVM starts and the store.
     local_jobs = [["simulate", "--scale", "tiny"]] + [[step.job, *dates] for step in DAILY_STEPS]
     chained = [arg for i, job in enumerate(local_jobs)
                for arg in (["--then"] if i else []) + job + ["--warehouse", str(local), *common]]
-    t0 = time.monotonic()
-    done = submit_script(cluster, RUN_JOBS, chained, properties_file=local_props, master="local[2]",
-                         log_file=logs / "local-chain.log", timeout_s=JOB_TIMEOUT_S * 2)
-    timings["local-chain"] = round(time.monotonic() - t0, 1)
-    assert done.returncode == 0, f"the local chain exited {done.returncode}; see {logs / 'local-chain.log'}"
+    local_started = time.monotonic()
+    local_chain = start_script(cluster, RUN_JOBS, chained, logs / "local-chain.log", properties_file=local_props,
+                               master="local[2]")
+    kill = None
+    try:
+        for step in DAILY_STEPS:
+            if step.job == "label_impressions":
+                kill = _label_losing_a_worker(cluster, dates + ["--warehouse", s3a] + common, work)
+                timings["cluster-label_impressions"] = kill["seconds"]
+                assert kill["returncode"] == 0, f"label exited {kill['returncode']} after losing a worker; see {kill['log']}"
+            else:
+                run(f"cluster-{step.job}", step.job, dates + ["--warehouse", s3a])
+        local_chain.wait(timeout=JOB_TIMEOUT_S * 2)
+    finally:
+        if local_chain.poll() is None:
+            local_chain.kill()
+            local_chain.wait()
+    timings["local-chain"] = round(time.monotonic() - local_started, 1)
+    assert local_chain.returncode == 0, f"the local chain exited {local_chain.returncode}; see {logs / 'local-chain.log'}"
     gates = [["validate", gate.name, *(dates if gate.partition else []), "--warehouse", s3a, *common]
              for step in DAILY_STEPS for gate in step.gates]
     t0 = time.monotonic()
