@@ -16,7 +16,7 @@ Schema (the contract `modeling/distillation.py` reads; add columns freely):
 | query, pin_id, ds | string | key (ds = yyyy-MM-dd partition) |
 | source | string | `impression` or `human_label` |
 | split | string | train / validation / test (features.splits, by query) |
-| sample_key | double | uniform in [0, 1) from a hash of the key: stable subsampling |
+| sample_key | double | uniform in [0, 1) from a 53-bit hash of the key (`sample_key`): stable subsampling, distinct per row in practice |
 | interest_type, query_lang | string | query categoricals |
 | shopping_intent | double | in [0, 1] |
 | n_terms | int | tokens in the query |
@@ -107,6 +107,17 @@ def human_label_pairs(human_labels: DataFrame) -> DataFrame:
         F.count(F.lit(1)).cast("int").alias("n_raters"),
         F.max(F.col("labeled_ds").cast("string")).alias("ds"),
     )
+
+
+def sample_key(*columns: str) -> Column:
+    """A double uniform in [0, 1) from the row key's 64-bit hash, keeping its top 53 bits.
+
+    The training caps keep the rows below a bound on this key, so their exactness rests on keys
+    being distinct: 53 bits (a double's mantissa) make a shared key a ~n**2 / 2**54 chance (1e-5
+    at a million rows). A hash reduced modulo 1,000,003, as before, shared keys among a few
+    hundred thousand rows by the thousands.
+    """
+    return F.shiftrightunsigned(F.xxhash64(*columns), 11).cast("double") / F.lit(float(2**53))
 
 
 def latest_teacher_scores(teacher_scores: DataFrame, by_day: bool, version: str | None = None) -> DataFrame:
@@ -229,9 +240,7 @@ def example_features(
             "ds",
             "source",
             split_column(F.col("query"), settings.val_fraction, settings.test_fraction).alias("split"),
-            (F.pmod(F.xxhash64("query", "pin_id", "ds", "source"), F.lit(1_000_003)) / F.lit(1_000_003.0)).alias(
-                "sample_key"
-            ),
+            sample_key("query", "pin_id", "ds", "source").alias("sample_key"),
             "interest_type",
             "query_lang",
             F.col("shopping_intent").cast("double").alias("shopping_intent"),

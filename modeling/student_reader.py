@@ -56,8 +56,8 @@ def row_filter(mode: Mode, split: str, teacher_key_below: float | None = None,
 def key_bound(files: Sequence[str], expression: pads.Expression, n: int) -> float | None:
     """The `sample_key` bound below which exactly `n` of the matching rows lie; None when `n` keeps them all.
 
-    Keys are hashes of each row's unique key, so two rows share a key only by a 2**-53 chance;
-    `train_student` checks the count it got all the same.
+    Keys are 53-bit hashes of each row's unique key (features.student_examples.sample_key), so a
+    shared key is a ~n**2 / 2**54 chance; `train_student` checks the count it got all the same.
     """
     if n < 0:
         raise ValueError(f"a row cap must be >= 0, got {n}")
