@@ -17,14 +17,13 @@ same CPU threads in total (the cores of the machine):
       matching threads to the task's cores buys.
 
 Each `--backends` value of `labelling.backend` (default onnx, onnx-int8; torch-bf16 on a CPU with
-bf16 instructions) is measured twice more,
-as (a:<backend>) the same loop and (b:<backend>) the same job, and compared with the fp32 PyTorch
-loop of the same run: speed-up, argmax agreement and max / mean |Δprob| (goal: x2 at >= 99 %).
+bf16 instructions) is measured twice more, as (a:<backend>) the same loop and (b:<backend>) the same
+job, and compared with the fp32 PyTorch loop of the same run: speed-up, argmax agreement and max /
+mean |Δprob| (goal: x2 at >= 99 %).
 
-It prints rows/s and the ratios b/a (how close the job gets to the ceiling), b/c (the job
-against the stock approach) and b/c'. Goals on 2 CPU cores: b/a >= 0.9, b/c >= 1.3.
-Figures are ratios within one run on one machine; absolute
-rows/s depend on the machine and on what else runs on it.
+It prints rows/s and the ratios b/a (how close the job gets to the ceiling), b/c (the job against
+the stock approach) and b/c'. Goals on 2 CPU cores: b/a >= 0.9, b/c >= 1.3. Figures are ratios
+within one run on one machine; absolute rows/s depend on the machine and on what else runs on it.
 
 The teacher is the trained `current` one under the warehouse when there is one, else the
 real all-MiniLM-L6-v2 architecture with a freshly built head (fine for throughput).
@@ -39,10 +38,9 @@ gives the pipeline's own texts at the default max_length (128):
     searchrel assemble-text --ds 2026-11-23 --warehouse /tmp/simbench/medium
     python bench/label_throughput.py --rows 10000 --from-warehouse /tmp/simbench/medium
 
-How much (b) gains over (c) depends on how far the texts fall short of max_length, since
-padding is all that length sorting saves: the Home Depot stand-in's texts (a title, up to eight
-other titles as description, eight searches) nearly fill it; the medium world's have a median
-of about 70 tokens against 128.
+How much (b) gains over (c) depends on how far the texts fall short of max_length, since padding
+is all that length sorting saves: the Home Depot stand-in's texts (a title, up to eight other titles
+as description, eight searches) nearly fill it; the medium world's median is 70 tokens against 128.
 """
 
 from __future__ import annotations

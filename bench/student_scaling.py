@@ -198,12 +198,13 @@ def main(argv: list[str] | None = None) -> int:
     state.run("student-features", lambda: _searchrel(["student-features", *dates, *own_scores, *common]))
     scaling_sets = ["--set", f"student.max_human_rows={human}", "--set", f"student.scaling_multiples={multiples}",
                     "--set", f"student.scaling_seeds={args.seeds}"]
+    curve_trained_now = "student-train" not in state.steps
     student = state.run("student-train", lambda: _searchrel([
         "student-train", "--scaling", "--no-promote", "--no-progress", *scaling_sets, *common]))
 
     reports = warehouse / "reports"
     kept = work / "curve"  # the teacher-size runs rewrite the job's report files: keep the curve's
-    if not any(name.startswith("teacher-size") for name in state.steps):
+    if curve_trained_now or not (kept / "student_scaling.json").exists():
         kept.mkdir(exist_ok=True)
         for name in ("student_scaling.json", "student_scaling.png"):
             shutil.copy2(reports / name, kept / name)

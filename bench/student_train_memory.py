@@ -64,7 +64,7 @@ def _train_child(files_json: str) -> None:
     from modeling.distillation import TrainSettings, peak_rss_mb, train_student
 
     files = json.loads(files_json)
-    _, info = train_student(files, TrainSettings(epochs=1, progress=False, torch_threads=1), None)
+    _, info = train_student(files, TrainSettings(epochs=1, min_steps=0, progress=False, torch_threads=1), None)
     print(json.dumps({"peak_rss_mb": peak_rss_mb(), "train_rows": info["train_rows"], "seconds": info["seconds"]}))
 
 

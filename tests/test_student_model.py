@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from modeling.distillation import TrainSettings, distillation_loss, train_student
+from modeling.distillation import TrainSettings, distillation_loss, lr_factor, planned_epochs, train_student
 from modeling.student import encode, load_student, predict_proba, save_student
 from modeling.student_reader import ShuffleBuffer
 
@@ -53,18 +53,22 @@ def snapshot(tmp_path_factory):
     return files
 
 
-SETTINGS = TrainSettings(epochs=2, batch_size=128, shuffle_buffer=1000, arrow_batch_rows=500, hidden=[32],
-                         learning_rate=3e-3, progress=False, torch_threads=1)
+# Two plain passes at a constant rate: what these tests were written against (min_steps would add passes).
+SETTINGS = TrainSettings(epochs=2, min_steps=0, lr_schedule="constant", batch_size=128, shuffle_buffer=1000,
+                         arrow_batch_rows=500, hidden=[32], learning_rate=3e-3, progress=False, torch_threads=1)
 
 
 def test_train_settings_take_every_same_named_field_of_the_student_config():
     from searchrel.core.config import StudentConfig
 
     cfg = StudentConfig(temperature=3.0, alpha=0.25, hidden=[8], epochs=5, max_rows=100, arrow_batch_rows=64,
-                        torch_threads=2, weight_decay=0.5)
+                        torch_threads=2, weight_decay=0.5, min_steps=7, max_epochs=9, lr_schedule="cosine")
     settings = TrainSettings.from_config(cfg, progress=False)
     assert (settings.temperature, settings.alpha, settings.hidden, settings.epochs, settings.arrow_batch_rows,
             settings.torch_threads, settings.weight_decay) == (3.0, 0.25, [8], 5, 64, 2, 0.5)
+    assert (settings.min_steps, settings.max_epochs, settings.lr_schedule) == (7, 9, "cosine")
+    with pytest.raises(ValueError):
+        StudentConfig(lr_schedule="linear")
     assert settings.max_teacher_rows == 100 and settings.progress is False and settings.mode == "distill"
     assert TrainSettings.from_config(cfg, max_teacher_rows=7).max_teacher_rows == 7
 
@@ -107,6 +111,7 @@ def test_streaming_distillation_learns_and_respects_the_row_cap(snapshot, tmp_pa
     assert info["train_rows"] == info["train_teacher_rows"] + info["train_human_rows"]
     assert info["history"][-1]["rows"] == info["train_rows"]  # every training row once per epoch
     assert info["history"][-1]["val_accuracy"] > 0.6  # chance is below 0.4 on these labels
+    assert info["epochs"] == 2 and info["in_memory"]["train"] is False  # more rows than the buffer: streamed
     assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == ["epoch-1.safetensors", "epoch-2.safetensors"]
     assert info["peak_rss_mb"] > 0
     import dataclasses
@@ -116,6 +121,32 @@ def test_streaming_distillation_learns_and_respects_the_row_cap(snapshot, tmp_pa
     assert capped["train_human_rows"] == info["train_human_rows"]
     _, human = train_student(snapshot, dataclasses.replace(SETTINGS, epochs=1, mode="human"), None)
     assert human["train_rows"] == info["train_human_rows"] and human["train_teacher_rows"] == 0
+
+
+def test_the_schedule_raises_a_small_sets_passes_to_min_steps_and_decays_the_rate_to_zero():
+    # A medium world's points: 1x (8 steps a pass) hits the cap, 30x (115) needs 9 passes, 100x (374) keeps 3.
+    assert [planned_epochs(s, 3, 1000, 30) for s in (8, 115, 374)] == [30, 9, 3]
+    assert planned_epochs(10, 5, 0, 2) == 5  # never fewer passes than `epochs`
+    assert lr_factor("cosine", 0, 100) == 1.0 and lr_factor("cosine", 50, 100) == pytest.approx(0.5)
+    assert lr_factor("cosine", 100, 100) == pytest.approx(0.0) and lr_factor("cosine", 130, 100) == pytest.approx(0.0)
+    assert lr_factor("constant", 100, 100) == 1.0
+    with pytest.raises(ValueError, match="lr_schedule"):
+        lr_factor("linear", 1, 10)
+
+
+@pytest.mark.slow
+def test_a_set_that_fits_the_buffer_trains_in_memory_for_min_steps(snapshot):
+    import dataclasses
+
+    settings = dataclasses.replace(SETTINGS, shuffle_buffer=10_000, min_steps=100, max_epochs=6,
+                                   lr_schedule="cosine")
+    model, info = train_student(snapshot, settings, None)
+    steps_per_epoch = math.ceil(info["train_rows"] / settings.batch_size)
+    assert info["epochs"] == math.ceil(100 / steps_per_epoch) == len(info["history"]) > settings.epochs
+    assert info["in_memory"] == {"train": True, "validation": True}
+    assert all(record["rows"] == info["train_rows"] for record in info["history"])  # each pass sees every row once
+    assert info["history"][0]["lr"] > 0.5 * settings.learning_rate > 1e3 * info["history"][-1]["lr"]
+    assert max(record["val_accuracy"] for record in info["history"]) > 0.6
 
 
 def test_row_caps_keep_exact_nested_subsets_of_both_sources(snapshot):
