@@ -16,7 +16,7 @@ PYTEST_ARGS ?=
 # a file stays on one worker (its module fixtures are built once). `make test XDIST=` runs
 # it serially.
 # tests/test_cluster.py (marker `cluster`: a local standalone cluster and S3 store, two days of
-# the tiny world's daily chain on it and locally) is the longest file, about 23 min of one worker;
+# the tiny world's daily chain on it and locally) is the longest file, about 16 min of one worker;
 # `make test PYTEST_ARGS='-m "not cluster"'` leaves it out.
 XDIST ?= -n 2 --dist loadfile
 

@@ -105,6 +105,20 @@ class State:
         return result
 
 
+def features_for(state: State, features_step: str, train_step: str) -> None:
+    """Rebuild a teacher's student features before its student-train runs, unless the table holds them now.
+
+    features/student_examples holds the scores of whichever student-features step ran
+    last; a curve trained again after the teacher-size steps (its step taken out of
+    state.json) would otherwise distil from the last teacher-size backbone's labels.
+    """
+    if train_step in state.steps:
+        return
+    built = [name for name in state.steps if name.endswith("student-features")]
+    if built and built[-1] != features_step:
+        del state.steps[features_step]
+
+
 def _searchrel(args: list[str]) -> dict[str, Any]:
     """One `searchrel ... --json` command in this process; its JSON result, or SystemExit with its output."""
     from searchrel.cli import main as searchrel
@@ -195,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     state.run("label", lambda: _searchrel(["label", "--teacher", TEACHER_VERSION, *dates, *label_sets, *common]))
     # Only this teacher's scores: a rerun after the teacher-size steps must not pick up theirs.
     own_scores = ["--set", f"student.teacher_version={TEACHER_VERSION}"]
+    features_for(state, "student-features", "student-train")
     state.run("student-features", lambda: _searchrel(["student-features", *dates, *own_scores, *common]))
     scaling_sets = ["--set", f"student.max_human_rows={human}", "--set", f"student.scaling_multiples={multiples}",
                     "--set", f"student.scaling_seeds={args.seeds}"]
@@ -270,6 +285,7 @@ def _teacher_sizes(state: State, teachers: list[str], first: dict[str, Any], cur
         state.run(f"teacher-size {backbone}: label", lambda: _searchrel(
             ["label", "--teacher", version, *dates, *label_sets, *common]))
         only = ["--set", f"student.teacher_version={version}"]
+        features_for(state, f"teacher-size {backbone}: student-features", f"teacher-size {backbone}: student-train")
         state.run(f"teacher-size {backbone}: student-features", lambda: _searchrel(
             ["student-features", *dates, *only, *common]))
         student = state.run(f"teacher-size {backbone}: student-train", lambda: largest_point(_scaling_report(

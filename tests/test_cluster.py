@@ -3,9 +3,10 @@
 `searchrel.cluster` starts the same processes `make cluster-up` does, in a
 temporary folder, once for this module, and always takes them down again. Two
 days of the tiny world go through the daily DAG's steps (searchrel.core.pipeline)
-twice, each step the same `spark_jobs/*.py` entry point: on the cluster into
-`s3a://`, with the project shipped as `--py-files` and the teacher read from a
-shared `models_dir`, and with a local master into a folder. On the cluster, one
+twice, each step the same job entry point: on the cluster into `s3a://` (three
+spark-submits: the steps before `label`, `label` itself, the rest with every gate),
+with the project shipped as `--py-files` and the teacher read from a shared
+`models_dir`, and with a local master into a folder. On the cluster, one
 worker is SIGKILLed while an executor is scoring in `label`, and every gate's
 suite is validated afterwards. The tables must be equal row for row: that is what
 "nothing in the code assumes local mode" (docs/DESIGN.md, Scale) means. A
@@ -249,14 +250,24 @@ def _label_losing_a_worker(cluster: LocalCluster, args: list[str], work: Path) -
             "seconds": round(time.monotonic() - t0, 1), "log": str(log_file)}
 
 
+def _chained(commands: list[list[str]], common: list[str]) -> list[str]:
+    """run_jobs.py's argument list for these job commands, each given the common arguments."""
+    return [arg for i, job in enumerate(commands) for arg in (["--then"] if i else []) + job + common]
+
+
 @pytest.fixture(scope="module")
 def daily_chain(cluster, chain_config, tmp_path_factory):
     """Two days of the tiny world through the daily DAG's steps, on the cluster (s3a) and locally (a folder).
 
     The steps and their gates are the pipeline's own (searchrel.core.pipeline: the steps
-    of the daily DAG), each submitted as its unchanged spark_jobs/<job>.py for DAY0..DAY.
-    On the cluster, a Spark worker is killed in the middle of `label`; after the chain,
-    every gate's suite is validated there in one driver.
+    of the daily DAG) for DAY0..DAY. On the cluster they go in three spark-submits: the
+    steps before `label` in one driver (run_jobs.py, which calls each job's main, as a
+    DAG's gate task does), `label` as its unchanged spark_jobs/label_impressions.py with
+    a Spark worker killed while it scores, then the steps after it and every gate's
+    suite in one driver. A spark-submit per step paid a JVM start, Delta's package
+    resolution and fresh executors each time, which was most of this module's time;
+    the per-job entry points are still submitted alone here (`label`, and `aggregate`
+    in the failure tests below).
     """
     work = tmp_path_factory.mktemp("runs")
     logs = cluster.root / "logs"
@@ -266,35 +277,34 @@ def daily_chain(cluster, chain_config, tmp_path_factory):
     dates = ["--start", DAY0, "--end", DAY]
     local_props = REPO / "conf" / "spark-submit.local.conf"
     timings: dict[str, float] = {}
+    label_at = [step.job for step in DAILY_STEPS].index("label_impressions")
+    before = [["simulate", "--scale", "tiny"]] + [[step.job, *dates] for step in DAILY_STEPS[:label_at]]
+    after = [[step.job, *dates] for step in DAILY_STEPS[label_at + 1:]]
+    gates = [["validate", gate.name, *(dates if gate.partition else [])]
+             for step in DAILY_STEPS for gate in step.gates]
 
-    def run(name: str, job: str, args: list[str], **kwargs) -> None:
+    def run_chain(name: str, commands: list[list[str]]) -> int:
         t0 = time.monotonic()
-        done = submit_job(cluster, job, args + common, log_file=logs / f"{name}.log", timeout_s=JOB_TIMEOUT_S,
-                          **kwargs)
+        done = submit_script(cluster, RUN_JOBS, _chained(commands, ["--warehouse", s3a, *common]),
+                             log_file=logs / f"{name}.log", timeout_s=JOB_TIMEOUT_S)
         timings[name] = round(time.monotonic() - t0, 1)
-        assert done.returncode == 0, f"{name} exited {done.returncode}; see {logs / f'{name}.log'}"
+        return done.returncode
 
     with _lock():  # the first submission may still resolve s3a's jars into the shared Ivy cache
-        run("cluster-simulate", "simulate", ["--scale", "tiny", "--warehouse", s3a])
-    # The local reference: the same entry points, one after another in one local driver
-    # (run_jobs.py calls each job's main), which spares a JVM start per step. It shares nothing
-    # with the cluster's run but the inputs' code, so it runs beside the cluster steps, whose
-    # spark-submits mostly wait on JVM starts and the store.
-    local_jobs = [["simulate", "--scale", "tiny"]] + [[step.job, *dates] for step in DAILY_STEPS]
-    chained = [arg for i, job in enumerate(local_jobs)
-               for arg in (["--then"] if i else []) + job + ["--warehouse", str(local), *common]]
+        code = run_chain("cluster-before-label", before)
+    assert code == 0, f"the steps before label exited {code} on the cluster; see {logs / 'cluster-before-label.log'}"
+    # The local reference: the same entry points, one after another in one local driver. It
+    # shares nothing with the cluster's run but the inputs' code, so it runs beside the
+    # cluster's label, which mostly waits on its executors.
     local_started = time.monotonic()
-    local_chain = start_script(cluster, RUN_JOBS, chained, logs / "local-chain.log", properties_file=local_props,
-                               master="local[2]")
-    kill = None
+    local_chain = start_script(cluster, RUN_JOBS, _chained(before + [["label_impressions", *dates]] + after,
+                                                           ["--warehouse", str(local), *common]),
+                               logs / "local-chain.log", properties_file=local_props, master="local[2]")
     try:
-        for step in DAILY_STEPS:
-            if step.job == "label_impressions":
-                kill = _label_losing_a_worker(cluster, dates + ["--warehouse", s3a] + common, work)
-                timings["cluster-label_impressions"] = kill["seconds"]
-                assert kill["returncode"] == 0, f"label exited {kill['returncode']} after losing a worker; see {kill['log']}"
-            else:
-                run(f"cluster-{step.job}", step.job, dates + ["--warehouse", s3a])
+        kill = _label_losing_a_worker(cluster, dates + ["--warehouse", s3a] + common, work)
+        timings["cluster-label_impressions"] = kill["seconds"]
+        assert kill["returncode"] == 0, f"label exited {kill['returncode']} after losing a worker; see {kill['log']}"
+        gates_code = run_chain("cluster-after-label-and-gates", after + gates)
         local_chain.wait(timeout=JOB_TIMEOUT_S * 2)
     finally:
         if local_chain.poll() is None:
@@ -302,15 +312,8 @@ def daily_chain(cluster, chain_config, tmp_path_factory):
             local_chain.wait()
     timings["local-chain"] = round(time.monotonic() - local_started, 1)
     assert local_chain.returncode == 0, f"the local chain exited {local_chain.returncode}; see {logs / 'local-chain.log'}"
-    gates = [["validate", gate.name, *(dates if gate.partition else []), "--warehouse", s3a, *common]
-             for step in DAILY_STEPS for gate in step.gates]
-    t0 = time.monotonic()
-    done = submit_script(cluster, RUN_JOBS,
-                         [arg for i, gate in enumerate(gates) for arg in (["--then"] if i else []) + gate],
-                         log_file=logs / "cluster-gates.log", timeout_s=JOB_TIMEOUT_S)
-    timings["cluster-gates"] = round(time.monotonic() - t0, 1)
     print(f"\njob wall times (s): {json.dumps(timings)}\nworker kill: {json.dumps(kill)}")
-    return {"s3a": s3a, "local": local, "work": work, "kill": kill, "gates": done.returncode,
+    return {"s3a": s3a, "local": local, "work": work, "kill": kill, "gates": gates_code,
             "gate_count": len(gates), "timings": timings}
 
 
@@ -318,7 +321,8 @@ def daily_chain(cluster, chain_config, tmp_path_factory):
 @pytest.mark.slow
 @pytest.mark.timeout(3600)
 def test_two_days_of_the_daily_chain_on_s3a_equal_a_local_run_row_for_row(cluster, daily_chain):
-    assert daily_chain["gates"] == 0, f"a gate failed on the cluster; see {cluster.root / 'logs' / 'cluster-gates.log'}"
+    assert daily_chain["gates"] == 0, ("a step after label or a gate failed on the cluster; see "
+                                       f"{cluster.root / 'logs' / 'cluster-after-label-and-gates.log'}")
     assert daily_chain["gate_count"] >= 7
     out = daily_chain["work"] / "comparison.json"
     done = submit_script(cluster, REPO / "tests" / "cluster_checks" / "compare_tables.py",
@@ -338,8 +342,12 @@ def test_two_days_of_the_daily_chain_on_s3a_equal_a_local_run_row_for_row(cluste
         assert result[table]["left_days"] == result[table]["right_days"] == 2, (table, result[table])
     # The secret went to spark-submit in the properties file only: no log of any run shows it.
     secret = _secret(cluster)
-    logs = [*(cluster.root / "logs").glob("*.log"), *(cluster.root / "spark" / "work").glob("*/*/std*")]
-    assert len(logs) > 10
+    # The drivers' logs, and every executor's stdout and stderr (spark/work/<worker>/<app>/<executor>/).
+    executor_logs = sorted((cluster.root / "spark" / "work").glob("*/app-*/*/std*"))
+    logs = [*(cluster.root / "logs").glob("*.log"), *executor_logs]
+    assert {"cluster-before-label.log", "cluster-label.log", "cluster-after-label-and-gates.log",
+            "local-chain.log", "compare.log"} <= {log_file.name for log_file in logs}
+    assert len({log_file.parent.parent for log_file in executor_logs}) >= 4  # the chain's three apps and compare's
     for log_file in logs:
         assert secret not in log_file.read_text(errors="replace"), log_file
 

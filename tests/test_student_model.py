@@ -10,7 +10,14 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from modeling.distillation import TrainSettings, distillation_loss, lr_factor, planned_epochs, train_student
+from modeling.distillation import (
+    TrainSettings,
+    distillation_loss,
+    keep_training,
+    lr_factor,
+    planned_epochs,
+    train_student,
+)
 from modeling.student import encode, load_student, predict_proba, save_student
 from modeling.student_reader import ShuffleBuffer
 
@@ -53,8 +60,9 @@ def snapshot(tmp_path_factory):
     return files
 
 
-# Two plain passes at a constant rate: what these tests were written against (min_steps would add passes).
-SETTINGS = TrainSettings(epochs=2, min_steps=0, lr_schedule="constant", batch_size=128, shuffle_buffer=1000,
+# Two plain passes at a constant rate: what these tests were written against (min_steps and
+# patience would add passes).
+SETTINGS = TrainSettings(epochs=2, min_steps=0, patience=0, lr_schedule="constant", batch_size=128, shuffle_buffer=1000,
                          arrow_batch_rows=500, hidden=[32], learning_rate=3e-3, progress=False, torch_threads=1)
 
 
@@ -62,13 +70,16 @@ def test_train_settings_take_every_same_named_field_of_the_student_config():
     from searchrel.core.config import StudentConfig
 
     cfg = StudentConfig(temperature=3.0, alpha=0.25, hidden=[8], epochs=5, max_rows=100, arrow_batch_rows=64,
-                        torch_threads=2, weight_decay=0.5, min_steps=7, max_epochs=9, lr_schedule="cosine")
+                        torch_threads=2, weight_decay=0.5, min_steps=7, max_epochs=9, lr_schedule="cosine",
+                        patience=4)
     settings = TrainSettings.from_config(cfg, progress=False)
     assert (settings.temperature, settings.alpha, settings.hidden, settings.epochs, settings.arrow_batch_rows,
             settings.torch_threads, settings.weight_decay) == (3.0, 0.25, [8], 5, 64, 2, 0.5)
-    assert (settings.min_steps, settings.max_epochs, settings.lr_schedule) == (7, 9, "cosine")
+    assert (settings.min_steps, settings.max_epochs, settings.lr_schedule, settings.patience) == (7, 9, "cosine", 4)
     with pytest.raises(ValueError):
         StudentConfig(lr_schedule="linear")
+    with pytest.raises(ValueError):
+        StudentConfig(patience=-1)
     assert settings.max_teacher_rows == 100 and settings.progress is False and settings.mode == "distill"
     assert TrainSettings.from_config(cfg, max_teacher_rows=7).max_teacher_rows == 7
 
@@ -134,6 +145,30 @@ def test_the_schedule_raises_a_small_sets_passes_to_min_steps_and_decays_the_rat
         lr_factor("linear", 1, 10)
 
 
+def test_past_the_planned_passes_training_goes_on_while_validation_improved_within_patience():
+    assert keep_training(2, planned=3, best_epoch=1, patience=0, max_epochs=30)  # the plan is always run
+    assert not keep_training(3, planned=3, best_epoch=3, patience=0, max_epochs=30)  # patience 0: the plan only
+    assert keep_training(3, planned=3, best_epoch=3, patience=2, max_epochs=30)  # still improving: go on
+    assert keep_training(5, planned=3, best_epoch=4, patience=2, max_epochs=30)  # best one pass ago
+    assert not keep_training(6, planned=3, best_epoch=4, patience=2, max_epochs=30)  # two passes without a gain
+    assert not keep_training(30, planned=3, best_epoch=30, patience=2, max_epochs=30)  # the cap holds
+    assert not keep_training(3, planned=3, best_epoch=3, patience=2, max_epochs=30, schedule="cosine")  # rate spent
+
+
+@pytest.mark.slow
+def test_training_stops_early_once_validation_loss_has_not_improved_for_patience_passes(snapshot):
+    import dataclasses
+
+    settings = dataclasses.replace(SETTINGS, epochs=1, patience=2, max_epochs=12, shuffle_buffer=10_000,
+                                   learning_rate=3e-2)
+    _, info = train_student(snapshot, settings, None)
+    val_ce = [record["val_ce"] for record in info["history"]]
+    best = int(np.argmin(val_ce)) + 1
+    assert info["best_epoch"] == best and info["planned_epochs"] == 1
+    assert info["epochs"] == len(val_ce) == min(settings.max_epochs, best + settings.patience)
+    assert len(val_ce) > 1  # it went past the single planned pass
+
+
 @pytest.mark.slow
 def test_a_set_that_fits_the_buffer_trains_in_memory_for_min_steps(snapshot):
     import dataclasses
@@ -175,6 +210,23 @@ def test_row_caps_keep_exact_nested_subsets_of_both_sources(snapshot):
     mixed = row_filter("distill", "train", None, bound) & (pads.field("source") == "human_label")
     assert dataset(snapshot).count_rows(filter=mixed) == 40
     assert row_filter("human", "validation", None, bound).equals(row_filter("human", "validation"))
+
+
+def test_a_curve_trained_again_after_the_teacher_size_steps_gets_its_own_teachers_features_back(tmp_path):
+    from bench.student_scaling import State, features_for
+
+    state = State(tmp_path / "state.json", {"scale": "tiny"})
+    for name in ("student-features", "student-train", "teacher-size mpnet-base: student-features",
+                 "teacher-size mpnet-base: student-train"):
+        state.run(name, lambda: 1)
+    features_for(state, "student-features", "student-train")
+    assert "student-features" in state.steps  # the curve is trained: nothing to rebuild
+    del state.steps["student-train"]  # taken out to train the curve again
+    features_for(state, "student-features", "student-train")
+    assert "student-features" not in state.steps  # the table holds mpnet's rows: rebuilt first
+    state.run("student-features", lambda: 2)
+    features_for(state, "student-features", "student-train")
+    assert state.steps["student-features"]["result"] == 2  # now the newest: kept
 
 
 def test_the_scaling_bench_sizes_1x_so_that_its_largest_point_fits_and_every_point_is_exact():

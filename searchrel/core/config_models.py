@@ -130,10 +130,13 @@ class StudentConfig(Section):
     dropout: float = Field(default=0.1, ge=0, lt=1)
     categorical_dim: int = Field(default=8, ge=1)
     # Passes over the training rows: at least `epochs`, more while they hold under `min_steps`
-    # optimiser steps, never more than `max_epochs`; the rate follows `lr_schedule` (constant, or
-    # cosine to 0 over the planned steps). A small scaling point then gets steps enough to train.
+    # optimiser steps, then more while validation cross-entropy improved within the last
+    # `patience` passes (0: stop at the planned passes), never more than `max_epochs`. The rate
+    # follows `lr_schedule` (constant, or cosine to 0 over the planned steps, which then end the
+    # run). A small scaling point gets steps enough to train; a large one trains to its plateau.
     epochs: int = Field(default=3, ge=1)
     min_steps: int = Field(default=1000, ge=0)
+    patience: int = Field(default=3, ge=0)
     max_epochs: int = Field(default=30, ge=1)
     lr_schedule: Literal["constant", "cosine"] = "constant"
     batch_size: int = Field(default=512, ge=1)
