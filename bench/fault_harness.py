@@ -74,11 +74,15 @@ def job_argv(command: str, args: Iterable[str], warehouse: str | Path, config: s
 
 
 def write_config(path: str | Path, extra: str = "") -> Path:
-    """A job config for fault runs: two cores, two shuffle partitions, the short-lived JVM; `extra` YAML appended."""
+    """A job config for fault runs: two cores, two shuffle partitions, the short-lived JVM and the tiny world's
+    session settings (searchrel.core.session.TINY_DATA_CONF); `extra` YAML appended."""
+    from searchrel.core.session import TINY_DATA_CONF
+
     target = Path(path)
+    conf = {"spark.driver.extraJavaOptions": JVM_OPTIONS, **TINY_DATA_CONF}
     target.write_text(
         "spark:\n  master: local[2]\n  shuffle_partitions: 2\n  driver_memory: 2g\n  app_name: searchrel-faults\n"
-        f"  conf:\n    spark.driver.extraJavaOptions: \"{JVM_OPTIONS}\"\n" + extra, encoding="utf-8")
+        "  conf:\n" + "".join(f"    {key}: \"{value}\"\n" for key, value in conf.items()) + extra, encoding="utf-8")
     return target
 
 

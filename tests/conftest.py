@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from searchrel.core.session import TINY_DATA_CONF
+
 os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -28,13 +30,16 @@ pytest_plugins = ["airflow_support"]
 # Test settings: two cores, few shuffle partitions, little memory; everything else is the
 # code's defaults (conf/searchrel.yaml holds the same values, but an edit there must not
 # change a test's result).
+# `conf`: the session settings for tiny data (searchrel.core.session.TINY_DATA_CONF), which
+# leave every result as it is and take a sixth off the suite's Spark time.
 TEST_SETTINGS = """\
 spark:
   master: local[2]
   shuffle_partitions: 2
   driver_memory: 2g
   app_name: searchrel-tests
-"""
+  conf:
+""" + "".join(f"    {key}: \"{value}\"\n" for key, value in TINY_DATA_CONF.items())
 # Cache locations change no result: kept, so a developer's unpacked backbones are found.
 KEPT_VARIABLES = {"SEARCHREL_CACHE"}
 

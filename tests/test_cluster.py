@@ -211,7 +211,20 @@ def _worker_of(cluster: LocalCluster, pid: int) -> dict:
     raise AssertionError("the held Python worker runs under no recorded Spark worker")
 
 
-def _label_losing_a_worker(cluster: LocalCluster, args: list[str], work: Path) -> dict:
+def _with_tiny_data(properties: Path, to: Path) -> Path:
+    """A private copy of a properties file with the tiny world's session settings appended (they win).
+
+    searchrel.core.session.TINY_DATA_CONF, as every test session has them: both sides of
+    the comparison run with them, the cluster's drivers and the local one alike.
+    """
+    from searchrel.core.session import tiny_data_properties
+
+    to.write_text(properties.read_text() + "\n" + tiny_data_properties())
+    os.chmod(to, 0o600)  # the cluster's holds the store's keys
+    return to
+
+
+def _label_losing_a_worker(cluster: LocalCluster, args: list[str], work: Path, properties: Path) -> dict:
     """`label` on the cluster; once an executor has scored its first batch, its Spark worker is SIGKILLed.
 
     The fault point `label.batch.scored` (searchrel.core.faults) reaches the executors through
@@ -221,7 +234,7 @@ def _label_losing_a_worker(cluster: LocalCluster, args: list[str], work: Path) -
     """
     hold = work / "hold"
     props = cluster.root / "label-kill.properties"
-    props.write_text(cluster.properties_path.read_text()
+    props.write_text(properties.read_text()
                      + "spark.executorEnv.SEARCHREL_FAULT_AT label.batch.scored\n"
                      + f"spark.executorEnv.SEARCHREL_FAULT_ACTION hold:{hold}\n")
     os.chmod(props, 0o600)
@@ -275,7 +288,8 @@ def daily_chain(cluster, chain_config, tmp_path_factory):
     local = work / "local-warehouse"
     common = ["--config", str(chain_config)]
     dates = ["--start", DAY0, "--end", DAY]
-    local_props = REPO / "conf" / "spark-submit.local.conf"
+    cluster_props = _with_tiny_data(cluster.properties_path, cluster.root / "chain.properties")
+    local_props = _with_tiny_data(REPO / "conf" / "spark-submit.local.conf", work / "local.properties")
     timings: dict[str, float] = {}
     label_at = [step.job for step in DAILY_STEPS].index("label_impressions")
     before = [["simulate", "--scale", "tiny"]] + [[step.job, *dates] for step in DAILY_STEPS[:label_at]]
@@ -286,7 +300,7 @@ def daily_chain(cluster, chain_config, tmp_path_factory):
     def run_chain(name: str, commands: list[list[str]]) -> int:
         t0 = time.monotonic()
         done = submit_script(cluster, RUN_JOBS, _chained(commands, ["--warehouse", s3a, *common]),
-                             log_file=logs / f"{name}.log", timeout_s=JOB_TIMEOUT_S)
+                             log_file=logs / f"{name}.log", properties_file=cluster_props, timeout_s=JOB_TIMEOUT_S)
         timings[name] = round(time.monotonic() - t0, 1)
         return done.returncode
 
@@ -301,7 +315,7 @@ def daily_chain(cluster, chain_config, tmp_path_factory):
                                                            ["--warehouse", str(local), *common]),
                                logs / "local-chain.log", properties_file=local_props, master="local[2]")
     try:
-        kill = _label_losing_a_worker(cluster, dates + ["--warehouse", s3a] + common, work)
+        kill = _label_losing_a_worker(cluster, dates + ["--warehouse", s3a] + common, work, cluster_props)
         timings["cluster-label_impressions"] = kill["seconds"]
         assert kill["returncode"] == 0, f"label exited {kill['returncode']} after losing a worker; see {kill['log']}"
         gates_code = run_chain("cluster-after-label-and-gates", after + gates)
@@ -313,7 +327,7 @@ def daily_chain(cluster, chain_config, tmp_path_factory):
     timings["local-chain"] = round(time.monotonic() - local_started, 1)
     assert local_chain.returncode == 0, f"the local chain exited {local_chain.returncode}; see {logs / 'local-chain.log'}"
     print(f"\njob wall times (s): {json.dumps(timings)}\nworker kill: {json.dumps(kill)}")
-    return {"s3a": s3a, "local": local, "work": work, "kill": kill, "gates": gates_code,
+    return {"s3a": s3a, "local": local, "work": work, "kill": kill, "gates": gates_code, "properties": cluster_props,
             "gate_count": len(gates), "timings": timings}
 
 
@@ -327,7 +341,8 @@ def test_two_days_of_the_daily_chain_on_s3a_equal_a_local_run_row_for_row(cluste
     out = daily_chain["work"] / "comparison.json"
     done = submit_script(cluster, REPO / "tests" / "cluster_checks" / "compare_tables.py",
                          [str(out), f"file://{daily_chain['local']}", daily_chain["s3a"], *COMPARED_TABLES],
-                         log_file=cluster.root / "logs" / "compare.log", timeout_s=JOB_TIMEOUT_S)
+                         log_file=cluster.root / "logs" / "compare.log", properties_file=daily_chain["properties"],
+                         timeout_s=JOB_TIMEOUT_S)
     assert done.returncode == 0, f"comparison failed; see {cluster.root / 'logs' / 'compare.log'}"
     result = json.loads(out.read_text())
     print(f"\ncompared: {json.dumps(result)}")

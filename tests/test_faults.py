@@ -15,7 +15,6 @@ and a pointer written without the rename; the race tests catch a write without r
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import sys
@@ -190,25 +189,27 @@ def _race(base: dict[str, Path], warehouse: Path, tmp_path: Path, jobs: list[tup
     return [fh.finish(command, s) for (command, _), s in zip(jobs, started)]
 
 
-def test_same_job_same_day_twice_at_once_retries_and_matches_one_run(spark, base, tmp_path):
-    """Two assemble-text runs of one day race for the same partition: the loser retries, the table is one run's."""
+@pytest.fixture(scope="module")
+def assembled_once(base, tmp_path_factory) -> Path:
+    """The base warehouse after one uninterrupted assemble-text run of DAY0: what both races must end as."""
     from spark_jobs import assemble_pin_text
 
-    reference = _copy(base, tmp_path / "reference")
+    reference = _copy(base, tmp_path_factory.mktemp("assembled") / "reference")
     _in_process(assemble_pin_text.main, reference, base["config"], "--ds", DAY0)
+    return reference
+
+
+def test_same_job_same_day_twice_at_once_retries_and_matches_one_run(spark, base, assembled_once, tmp_path):
+    """Two assemble-text runs of one day race for the same partition: the loser retries, the table is one run's."""
     warehouse = _copy(base, tmp_path / "race")
     runs = _race(base, warehouse, tmp_path, [("assemble-text", ["--ds", DAY0])] * 2)
     assert [r.returncode for r in runs] == [0, 0], [r.stderr[-2000:] for r in runs]
     assert any("lost a commit race" in r.stderr for r in runs), "the two writers never collided"
-    _assert_same_tables(spark, warehouse, reference)
+    _assert_same_tables(spark, warehouse, assembled_once)
 
 
-def test_loser_without_retries_fails_in_one_line_and_nothing_is_lost(spark, base, tmp_path):
+def test_loser_without_retries_fails_in_one_line_and_nothing_is_lost(spark, base, assembled_once, tmp_path):
     """With spark.commit_attempts 1 the loser exits 1 naming the table in one line; the winner's rows stand whole."""
-    from spark_jobs import assemble_pin_text
-
-    reference = _copy(base, tmp_path / "reference")
-    _in_process(assemble_pin_text.main, reference, base["config"], "--ds", DAY0)
     warehouse = _copy(base, tmp_path / "race")
     config = fh.write_config(tmp_path / "no-retry.yaml", EXTRA)
     config.write_text(config.read_text().replace("spark:\n", "spark:\n  commit_attempts: 1\n", 1))
@@ -217,7 +218,7 @@ def test_loser_without_retries_fails_in_one_line_and_nothing_is_lost(spark, base
     loser = next(r for r in runs if r.returncode == 1)
     assert "another writer committed first" in loser.last_line() and "features/pin_text" in loser.last_line()
     assert "Traceback" not in loser.stderr
-    _assert_same_tables(spark, warehouse, reference)
+    _assert_same_tables(spark, warehouse, assembled_once)
 
 
 def test_two_imports_into_the_same_tables_at_once_keep_every_row(spark, base, tmp_path):

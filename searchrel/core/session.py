@@ -82,6 +82,25 @@ def submit_packages(s3a: bool) -> dict[str, str]:
     return settings
 
 
+# For data of a few thousand rows (the tests' tiny world): every query there is planned,
+# compiled and run in milliseconds of data work, so what a short-lived JVM spends is in
+# Janino compiling generated code and in adaptive re-planning, not in the rows.
+# Interpreted expressions (`factoryMode` NO_CODEGEN, the mode Spark's own suites use to test
+# the interpreted path; internal, but read on every session) and a static plan give the
+# same rows: the tiny demo ran in 215 s instead of 256 s with them. Production keeps
+# Spark's defaults; tests (tests/conftest.py) and the fault harness set these.
+TINY_DATA_CONF: dict[str, str] = {
+    "spark.sql.codegen.wholeStage": "false",
+    "spark.sql.codegen.factoryMode": "NO_CODEGEN",
+    "spark.sql.adaptive.enabled": "false",
+}
+
+
+def tiny_data_properties() -> str:
+    """TINY_DATA_CONF as spark-submit properties-file lines (for a test's or bench's own copy of one)."""
+    return "".join(f"{key} {value}\n" for key, value in TINY_DATA_CONF.items())
+
+
 def _under_spark_submit() -> bool:
     # spark-submit starts the JVM first and hands the Python driver its port.
     return "PYSPARK_GATEWAY_PORT" in os.environ
