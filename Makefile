@@ -11,14 +11,15 @@ UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.installed
 SCALE ?= small
 PYTEST_ARGS ?=
-# The suite mostly waits (Delta commits, the Airflow and spark-submit subprocesses), so
-# two workers on two cores take 34-40 min, the fault and cluster tests' job processes included;
-# a file stays on one worker (its module fixtures are built once). `make test XDIST=` runs
-# it serially.
+# The suite keeps both cores busy (its Spark JVMs, the Airflow and spark-submit subprocesses):
+# a third worker made it no faster. Two workers take about 30 min on 2 cores, the fault and
+# cluster tests' job processes included; a file stays on one worker (its module fixtures are
+# built once), and the long end-to-end files start first (tests/conftest.py LONG_FILES, in
+# collection order: --no-loadscope-reorder). `make test XDIST=` runs it serially.
 # tests/test_cluster.py (marker `cluster`: a local standalone cluster and S3 store, two days of
 # the tiny world's daily chain on it and locally) is the longest file, about 16 min of one worker;
 # `make test PYTEST_ARGS='-m "not cluster"'` leaves it out.
-XDIST ?= -n 2 --dist loadfile
+XDIST ?= -n 2 --dist loadfile --no-loadscope-reorder
 
 .PHONY: venv test demo bench clean
 

@@ -40,6 +40,19 @@ spark:
   app_name: searchrel-tests
   conf:
 """ + "".join(f"    {key}: \"{value}\"\n" for key, value in TINY_DATA_CONF.items())
+# The files that each hold a long end-to-end run, longest first (make test's --durations).
+# pytest-xdist hands whole files to its two workers in collection order (the Makefile passes
+# --no-loadscope-reorder: by default it puts the files with the most tests first, which queued
+# these one- to nine-test files last and left a core idle for the suite's last ten minutes).
+# Started first, they run beside each other and the short files fill in around them.
+LONG_FILES = ("test_cluster.py", "test_faults.py", "test_dag_end_to_end.py", "test_demo.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    first = {name: rank for rank, name in enumerate(LONG_FILES)}
+    items.sort(key=lambda item: first.get(item.path.name, len(first)))  # stable: the rest keep their order
+
+
 # Cache locations change no result: kept, so a developer's unpacked backbones are found.
 KEPT_VARIABLES = {"SEARCHREL_CACHE"}
 
