@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 SCALE ?= small
 PYTEST_ARGS ?=
 # The suite keeps both cores busy (its Spark JVMs, the Airflow and spark-submit subprocesses):
-# a third worker made it no faster. Two workers take about 30 min on 2 cores, the fault and
+# a third worker made it no faster. Two workers take about 29 min on 2 cores, the fault and
 # cluster tests' job processes included; a file stays on one worker (its module fixtures are
 # built once), and the long end-to-end files start first (tests/conftest.py LONG_FILES, in
 # collection order: --no-loadscope-reorder). `make test XDIST=` runs it serially.
