@@ -20,14 +20,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from searchrel.core.session import SHORT_LIVED_JVM, TINY_DATA_CONF
+
 REPO = Path(__file__).resolve().parents[1]
 # Columns that differ between two correct runs of the same job: who ran it and when.
 VOLATILE = frozenset({"run_id", "quarantined_at", "scored_at", "updated_at"})
 # Floats are compared to this many decimals: a resumed labelling run scores a chunk in other
 # batches than an uninterrupted one, and batch composition moves the last float bits.
 DECIMALS = 5
-# Short-lived JVMs warm up sooner with the C1 compiler alone (tests/conftest.py SHORT_LIVED_JVM).
-JVM_OPTIONS = "-Duser.timezone=UTC -XX:TieredStopAtLevel=1"
+# Each job's JVM lives for one job: the C1 compiler alone (searchrel.core.session.SHORT_LIVED_JVM).
+JVM_OPTIONS = SHORT_LIVED_JVM
 MODEL_KINDS = {"teacher": "teacher.json", "student": "student.safetensors"}
 KILLED = -9
 
@@ -76,8 +78,6 @@ def job_argv(command: str, args: Iterable[str], warehouse: str | Path, config: s
 def write_config(path: str | Path, extra: str = "") -> Path:
     """A job config for fault runs: two cores, two shuffle partitions, the short-lived JVM and the tiny world's
     session settings (searchrel.core.session.TINY_DATA_CONF); `extra` YAML appended."""
-    from searchrel.core.session import TINY_DATA_CONF
-
     target = Path(path)
     conf = {"spark.driver.extraJavaOptions": JVM_OPTIONS, **TINY_DATA_CONF}
     target.write_text(

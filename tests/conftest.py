@@ -17,14 +17,6 @@ from searchrel.core.session import TINY_DATA_CONF
 os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-# The JVMs a test starts (the Airflow end-to-end run's drivers, the cluster's drivers and
-# executors, the fault jobs) live for a job or two: the C1 compiler alone warms up sooner
-# than tiered C2 and cut a one-job JVM's CPU time by more than a third (`aggregate` on
-# the tiny world: 58 -> 36 CPU-s). The session's own JVM lives for the whole suite and
-# keeps the default tiered JIT: under C1 alone test_features_jobs.py and
-# test_student_features.py took 318 CPU-s instead of 279.
-SHORT_LIVED_JVM = "-Duser.timezone=UTC -XX:TieredStopAtLevel=1"
-
 # The shared Airflow fixtures (tests/airflow_support.py) are available to every test file.
 pytest_plugins = ["airflow_support"]
 

@@ -215,17 +215,13 @@ def _with_tiny_data(properties: Path, to: Path) -> Path:
     """A private copy of a properties file with the tiny world's settings appended (they win).
 
     searchrel.core.session.TINY_DATA_CONF, as every test session has them, and the C1-only
-    JIT of conftest.SHORT_LIVED_JVM for the drivers and the executors: each of this module's
-    JVMs lives for one submission, and C1 alone took more than a third off a one-job JVM's CPU time
-    (58 -> 36 CPU-s for `aggregate` on the tiny world). Both sides of the comparison run
-    with them, the cluster's drivers and executors and the local driver alike.
+    JIT of searchrel.core.session.SHORT_LIVED_JVM for the drivers and the executors: each of
+    this module's JVMs lives for one submission. Both sides of the comparison run with them,
+    the cluster's drivers and executors and the local driver alike.
     """
-    from conftest import SHORT_LIVED_JVM
     from searchrel.core.session import tiny_data_properties
 
-    to.write_text(properties.read_text() + "\n" + tiny_data_properties() + "\n"
-                  f"spark.driver.extraJavaOptions {SHORT_LIVED_JVM}\n"
-                  f"spark.executor.extraJavaOptions {SHORT_LIVED_JVM}\n")
+    to.write_text(properties.read_text() + "\n" + tiny_data_properties(short_lived_jvm=True))
     os.chmod(to, 0o600)  # the cluster's holds the store's keys
     return to
 

@@ -47,9 +47,9 @@ validation:
 def daily_world(spark, tiny_teacher, tmp_path_factory) -> tuple[Path, Path, Path]:
     """(warehouse, config file, spark-submit properties): the tiny world, a tiny random teacher as `current`.
 
-    The properties are the local ones with the test JVM's flags (conftest.SHORT_LIVED_JVM)
-    and the tiny world's session settings (searchrel.core.session.TINY_DATA_CONF: appended, so
-    they win over the file's own), the way a deployment points SEARCHREL_SPARK_CONF at its own file.
+    The properties are the local ones with the short-lived JVM's flags and the tiny world's
+    session settings appended (searchrel.core.session.tiny_data_properties: a later line wins
+    over the file's own), the way a deployment points SEARCHREL_SPARK_CONF at its own file.
     """
     from searchrel.core.config import load_config
     from simulation.world import write_world
@@ -58,14 +58,11 @@ def daily_world(spark, tiny_teacher, tmp_path_factory) -> tuple[Path, Path, Path
     root = tmp_path_factory.mktemp("daily")
     config_file = root / "searchrel.yaml"
     config_file.write_text(E2E_CONFIG)
-    from conftest import SHORT_LIVED_JVM
     from searchrel.core.session import tiny_data_properties
 
     properties = root / "spark-submit.conf"
-    properties.write_text("\n".join(
-        f"spark.driver.extraJavaOptions {SHORT_LIVED_JVM}" if line.startswith("spark.driver.extraJavaOptions") else line
-        for line in (REPO / "conf" / "spark-submit.local.conf").read_text().splitlines()) + "\n"
-        + tiny_data_properties())
+    properties.write_text((REPO / "conf" / "spark-submit.local.conf").read_text() + "\n"
+                          + tiny_data_properties(short_lived_jvm=True))
     warehouse = root / "wh"
     config = load_config(config_file, overrides={"warehouse": str(warehouse)}, environ={})
     write_world(Tables(spark, str(warehouse)), config.simulation, "tiny", config.simulation.seed)
