@@ -269,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--summary-only reads the runs kept in --work")
     from searchrel.core.config import load_config
     from searchrel.core.files import write_json_atomic
-    from searchrel.core.session import get_spark
+    from searchrel.core.session import UTC_JVM, get_spark
 
     work = Path(args.work or tempfile.mkdtemp(prefix="searchrel-faults-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -296,10 +296,10 @@ def main(argv: list[str] | None = None) -> int:
                 shutil.rmtree(work / "base", ignore_errors=True)
                 base, backbone = prepare(work, config)
                 (work / "prepared").touch()
-            # The bench's own session lives for hours: the jobs' C1-only JIT (fault_harness.JVM_OPTIONS)
+            # The bench's own session lives for hours: the jobs' C1-only JIT (fault_harness.write_config)
             # fills its 48 MB code cache there and then stops compiling, so it keeps the tiered default.
             own = load_config(config, environ={})
-            own.spark.conf = {**own.spark.conf, "spark.driver.extraJavaOptions": "-Duser.timezone=UTC"}
+            own.spark.conf = {**own.spark.conf, "spark.driver.extraJavaOptions": UTC_JVM}
             own.spark.driver_memory = "4g"  # it holds two repeats' tables at once under --parallel 2
             spark = get_spark(own)
             kill_matrix(spark, jobs, args.repeats, args.seed, work, base, config, backbone, done, record,

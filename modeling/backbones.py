@@ -49,11 +49,12 @@ from pathlib import Path, PurePosixPath
 
 from modeling.backbone_checks import CHUNK, MANIFEST, forget_verified, manifest_source, sha256_file, verify_folder
 from modeling.backbone_checks import check as check_sha
+from searchrel.core import cache as core_cache
 from searchrel.core.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-CACHE_ENV = "SEARCHREL_CACHE"
+CACHE_ENV = core_cache.CACHE_ENV
 MANIFEST_VERSION = 1
 DEFAULT = "minilm-l6"
 
@@ -141,8 +142,7 @@ def is_name(value: str | None) -> bool:
 
 
 def cache_root() -> Path:
-    base = os.environ.get(CACHE_ENV) or str(Path.home() / ".cache" / "searchrel")
-    return Path(base).expanduser() / "backbones"
+    return core_cache.cache_root() / "backbones"
 
 
 def resolve(value: str | None) -> str:

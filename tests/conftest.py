@@ -24,7 +24,8 @@ pytest_plugins = ["airflow_support"]
 # code's defaults (conf/searchrel.yaml holds the same values, but an edit there must not
 # change a test's result).
 # `conf`: the session settings for tiny data (searchrel.core.session.TINY_DATA_CONF), which
-# leave every result as it is and took a sixth off the tiny demo (256 s -> 215 s).
+# leave every result as it is and took a sixth off the tiny demo (256 s -> 215 s). `conf` comes
+# last: test_config_file appends the driver's Java options to it.
 TEST_SETTINGS = """\
 spark:
   master: local[2]
@@ -64,15 +65,42 @@ def hermetic_environment():
         yield
 
 
+def spark_start_lock():
+    """Held while a JVM resolves Delta's package into the one Ivy cache (~/.ivy2.5.2): under
+    pytest-xdist every worker starts JVMs of its own, and two resolutions at once can corrupt it."""
+    from filelock import FileLock
+
+    return FileLock(str(Path(tempfile.gettempdir()) / "searchrel-tests-spark-start.lock"))
+
+
 @pytest.fixture(scope="session")
-def test_config_file(tmp_path_factory) -> Path:
+def class_archive() -> Path | None:
+    """The JVM class archive (searchrel.core.class_archive): built on a machine's first run, then read.
+
+    Every Spark driver the suite starts maps it: the session's, the CLI tests' and fault
+    tests' job processes, the DAG run's tasks. Its build submits a Spark job, so it holds
+    the Ivy lock too.
+    """
+    from searchrel.core.class_archive import ensure_archive
+
+    with spark_start_lock():
+        return ensure_archive()
+
+
+@pytest.fixture(scope="session")
+def test_config_file(tmp_path_factory, class_archive) -> Path:
     """The test settings as a config file: every CLI test passes `--config` with it.
 
     Without `--config` the CLI reads conf/searchrel.yaml, whose `spark` section would
     also resize the shared session's shuffle partitions for the tests that follow.
+    The driver's options add the class archive's to the default's (UTC): they change no
+    result, only the JVM's start.
     """
+    from searchrel.core.class_archive import java_options
+    from searchrel.core.session import UTC_JVM
+
     path = tmp_path_factory.mktemp("config") / "searchrel-test.yaml"
-    path.write_text(TEST_SETTINGS)
+    path.write_text(TEST_SETTINGS + f"    spark.driver.extraJavaOptions: \"{UTC_JVM} {java_options(class_archive)}\"\n")
     return path
 
 
@@ -86,13 +114,9 @@ def test_config(test_config_file):
 
 @pytest.fixture(scope="session")
 def spark(test_config):
-    from filelock import FileLock
-
     from searchrel.core.session import get_spark
 
-    # Under pytest-xdist every worker starts a JVM of its own, and each resolves Delta's
-    # package into the one Ivy cache: two resolutions at once can corrupt it, so they queue.
-    with FileLock(str(Path(tempfile.gettempdir()) / "searchrel-tests-spark-start.lock")):
+    with spark_start_lock():
         session = get_spark(test_config)
     yield session
     session.stop()

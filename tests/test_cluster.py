@@ -211,17 +211,20 @@ def _worker_of(cluster: LocalCluster, pid: int) -> dict:
     raise AssertionError("the held Python worker runs under no recorded Spark worker")
 
 
-def _with_tiny_data(properties: Path, to: Path) -> Path:
+def _with_tiny_data(properties: Path, to: Path, class_archive: Path | None) -> Path:
     """A private copy of a properties file with the tiny world's settings appended (they win).
 
-    searchrel.core.session.TINY_DATA_CONF, as every test session has them, and the C1-only
-    JIT of searchrel.core.session.SHORT_LIVED_JVM for the drivers and the executors: each of
-    this module's JVMs lives for one submission. Both sides of the comparison run with them,
-    the cluster's drivers and executors and the local driver alike.
+    searchrel.core.session.TINY_DATA_CONF, as every test session has them, the C1-only JIT of
+    searchrel.core.session.SHORT_LIVED_JVM for the drivers and the executors (each of this
+    module's JVMs lives for one submission), and the class archive for the drivers (its class
+    path is the jars', whatever the conf folder: the cluster's drivers map it too). Both sides
+    of the comparison run with them, the cluster's drivers and executors and the local driver alike.
     """
+    from searchrel.core.class_archive import java_options
     from searchrel.core.session import tiny_data_properties
 
-    to.write_text(properties.read_text() + "\n" + tiny_data_properties(short_lived_jvm=True))
+    to.write_text(properties.read_text() + "\n"
+                  + tiny_data_properties(short_lived_jvm=True, driver_options=java_options(class_archive)))
     os.chmod(to, 0o600)  # the cluster's holds the store's keys
     return to
 
@@ -271,7 +274,7 @@ def _chained(commands: list[list[str]], common: list[str]) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def daily_chain(cluster, chain_config, tmp_path_factory):
+def daily_chain(cluster, chain_config, class_archive, tmp_path_factory):
     """Two days of the tiny world through the daily DAG's steps, on the cluster (s3a) and locally (a folder).
 
     The steps and their gates are the pipeline's own (searchrel.core.pipeline: the steps
@@ -290,8 +293,8 @@ def daily_chain(cluster, chain_config, tmp_path_factory):
     local = work / "local-warehouse"
     common = ["--config", str(chain_config)]
     dates = ["--start", DAY0, "--end", DAY]
-    cluster_props = _with_tiny_data(cluster.properties_path, cluster.root / "chain.properties")
-    local_props = _with_tiny_data(REPO / "conf" / "spark-submit.local.conf", work / "local.properties")
+    cluster_props = _with_tiny_data(cluster.properties_path, cluster.root / "chain.properties", class_archive)
+    local_props = _with_tiny_data(REPO / "conf" / "spark-submit.local.conf", work / "local.properties", class_archive)
     timings: dict[str, float] = {}
     label_at = [step.job for step in DAILY_STEPS].index("label_impressions")
     before = [["simulate", "--scale", "tiny"]] + [[step.job, *dates] for step in DAILY_STEPS[:label_at]]

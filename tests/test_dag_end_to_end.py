@@ -44,13 +44,15 @@ validation:
 
 
 @pytest.fixture(scope="module")
-def daily_world(spark, tiny_teacher, tmp_path_factory) -> tuple[Path, Path, Path]:
+def daily_world(spark, tiny_teacher, class_archive, tmp_path_factory) -> tuple[Path, Path, Path]:
     """(warehouse, config file, spark-submit properties): the tiny world, a tiny random teacher as `current`.
 
-    The properties are the local ones with the short-lived JVM's flags and the tiny world's
-    session settings appended (searchrel.core.session.tiny_data_properties: a later line wins
-    over the file's own), the way a deployment points SEARCHREL_SPARK_CONF at its own file.
+    The properties are the local ones with the short-lived JVM's flags, the class archive and
+    the tiny world's session settings appended (searchrel.core.session.tiny_data_properties: a
+    later line wins over the file's own), the way a deployment points SEARCHREL_SPARK_CONF at
+    its own file.
     """
+    from searchrel.core.class_archive import java_options
     from searchrel.core.config import load_config
     from simulation.world import write_world
     from searchrel.core.tables import Tables
@@ -62,7 +64,7 @@ def daily_world(spark, tiny_teacher, tmp_path_factory) -> tuple[Path, Path, Path
 
     properties = root / "spark-submit.conf"
     properties.write_text((REPO / "conf" / "spark-submit.local.conf").read_text() + "\n"
-                          + tiny_data_properties(short_lived_jvm=True))
+                          + tiny_data_properties(short_lived_jvm=True, driver_options=java_options(class_archive)))
     warehouse = root / "wh"
     config = load_config(config_file, overrides={"warehouse": str(warehouse)}, environ={})
     write_world(Tables(spark, str(warehouse)), config.simulation, "tiny", config.simulation.seed)

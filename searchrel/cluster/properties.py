@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from searchrel.cluster.processes import HOST
-from searchrel.core.session import DELTA_CATALOG, DELTA_EXTENSION, submit_packages
+from searchrel.core.session import DELTA_CATALOG, DELTA_EXTENSION, UTC_JVM, submit_packages
 
 REGION = "us-east-1"
 
@@ -87,8 +87,8 @@ def submit_properties(master_url: str, s3_endpoint: str, access_key: str, secret
         "spark.default.parallelism": "4",
         "spark.sql.adaptive.enabled": "true",
         "spark.sql.session.timeZone": "UTC",
-        "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
-        "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
+        "spark.driver.extraJavaOptions": UTC_JVM,
+        "spark.executor.extraJavaOptions": UTC_JVM,
         "spark.sql.execution.arrow.pyspark.enabled": "true",
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",

@@ -96,21 +96,26 @@ TINY_DATA_CONF: dict[str, str] = {
 }
 
 
+# Every JVM runs in UTC, whatever the machine's zone: dates in the data are UTC dates.
+UTC_JVM = "-Duser.timezone=UTC"
 # The JVMs a test or bench starts for a job or two (spark-submit drivers, a cluster's
 # executors, the fault jobs): the C1 compiler alone warms up sooner than tiered C2 and
 # took more than a third off a one-job JVM's CPU time (`aggregate` on the tiny world:
 # 58 -> 36 CPU-s). A JVM that lives for many jobs (the tests' shared session) keeps the
 # default tiered JIT: under C1 alone test_features_jobs.py and test_student_features.py
 # took 318 CPU-s instead of 279. Production keeps the default.
-SHORT_LIVED_JVM = "-Duser.timezone=UTC -XX:TieredStopAtLevel=1"
+SHORT_LIVED_JVM = f"{UTC_JVM} -XX:TieredStopAtLevel=1"
 
 
-def tiny_data_properties(short_lived_jvm: bool = False) -> str:
+def tiny_data_properties(short_lived_jvm: bool = False, driver_options: str = "") -> str:
     """TINY_DATA_CONF as spark-submit properties-file lines, to append to a test's or bench's own copy of
-    one (a later line wins); with `short_lived_jvm`, SHORT_LIVED_JVM for the driver and the executors too."""
+    one (a later line wins); with `short_lived_jvm`, SHORT_LIVED_JVM for the driver and the executors too,
+    and `driver_options` (a class archive's: searchrel.core.class_archive.java_options) for the driver."""
+    if driver_options and not short_lived_jvm:
+        raise ValueError("driver_options are appended to SHORT_LIVED_JVM: pass short_lived_jvm=True")
     settings = dict(TINY_DATA_CONF)
     if short_lived_jvm:
-        settings |= {"spark.driver.extraJavaOptions": SHORT_LIVED_JVM,
+        settings |= {"spark.driver.extraJavaOptions": f"{SHORT_LIVED_JVM} {driver_options}".strip(),
                      "spark.executor.extraJavaOptions": SHORT_LIVED_JVM}
     return "".join(f"{key} {value}\n" for key, value in settings.items())
 
@@ -130,8 +135,8 @@ def local_settings(spark_cfg: SparkConfig) -> dict[str, str]:
         "spark.default.parallelism": str(spark_cfg.shuffle_partitions or 2 * cores),
         "spark.sql.execution.arrow.pyspark.enabled": "true",
         "spark.sql.session.timeZone": "UTC",
-        "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
-        "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
+        "spark.driver.extraJavaOptions": UTC_JVM,
+        "spark.executor.extraJavaOptions": UTC_JVM,
         "spark.ui.enabled": str(spark_cfg.ui_enabled).lower(),
         "spark.ui.showConsoleProgress": "false",
         "spark.driver.memory": spark_cfg.driver_memory,
