@@ -12,10 +12,12 @@ STAMP := $(VENV)/.installed
 SCALE ?= small
 PYTEST_ARGS ?=
 # The suite keeps both cores busy (its Spark JVMs, the Airflow and spark-submit subprocesses):
-# a third worker made it no faster. Two workers take about 29 min on 2 cores, the fault and
-# cluster tests' job processes included; a file stays on one worker (its module fixtures are
-# built once), and the long end-to-end files start first (tests/conftest.py LONG_FILES, in
-# collection order: --no-loadscope-reorder). `make test XDIST=` runs it serially.
+# a third worker made it no faster. Two workers take about 24 min on 2 cores, the fault and
+# cluster tests' job processes included (25:01 before the JVM class archive, 23:55 with it, the
+# same day; building it adds about a minute to a machine's first run). A file stays on one
+# worker (its module fixtures are built once), and the long end-to-end files start first
+# (tests/conftest.py LONG_FILES, in collection order: --no-loadscope-reorder).
+# `make test XDIST=` runs it serially.
 # tests/test_cluster.py (marker `cluster`: a local standalone cluster and S3 store, two days of
 # the tiny world's daily chain on it and locally) is the longest file, about 16 min of one worker;
 # `make test PYTEST_ARGS='-m "not cluster"'` leaves it out.
