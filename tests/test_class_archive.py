@@ -67,3 +67,15 @@ def test_a_new_archive_leaves_only_the_newest_others(tmp_path):
     left = sorted(p.name for p in tmp_path.iterdir())
     others = [f"{name}{suffix}" for name in names[:KEPT_OTHERS] for suffix in (".jsa", ".log")]
     assert left == sorted(others + ["spark-driver-4.jsa", "spark-driver-4.log"])
+
+
+def test_a_build_that_fails_leaves_no_archive_and_a_warning_naming_its_log(tmp_path, monkeypatch, caplog):
+    from searchrel.core import class_archive
+
+    monkeypatch.setattr(class_archive, "SHORT_LIVED_JVM", "-Xmx1k")  # the driver JVM cannot start
+    with caplog.at_level(logging.WARNING, logger="searchrel.core.class_archive"):
+        assert ensure_archive(tmp_path / "cache") is None
+    build_log = next((tmp_path / "cache" / "jvm").glob("*.log"))
+    assert f"its build exited 1 (see {build_log})" in caplog.text
+    assert "heap" in build_log.read_text()
+    assert not list((tmp_path / "cache").rglob("*.jsa"))

@@ -101,7 +101,7 @@ def ensure_archive(cache: Path | None = None) -> Path | None:
         staged = path.with_name(f".{path.stem}.{os.getpid()}.jsa")  # the JVM writes it as it exits
         build_log = path.with_suffix(".log")
         with tempfile.TemporaryDirectory(prefix="searchrel-class-archive-") as work, open(build_log, "w") as out:
-            done = subprocess.run(
+            done = _run_logged(
                 [str(_spark_home() / "bin" / "spark-submit"), "--master", "local[2]",
                  "--driver-java-options", f"{SHORT_LIVED_JVM} -XX:ArchiveClassesAtExit={staged}",
                  "--packages", delta_package(),
@@ -109,17 +109,26 @@ def ensure_archive(cache: Path | None = None) -> Path | None:
                  "--conf", "spark.sql.catalog.spark_catalog=org.apache.spark.sql.delta.catalog.DeltaCatalog",
                  "--conf", "spark.sql.shuffle.partitions=2", "--conf", "spark.ui.enabled=false",
                  __file__, work],
-                env={**os.environ, "SPARK_HOME": str(_spark_home()), "PYSPARK_PYTHON": sys.executable,
-                     "PYSPARK_DRIVER_PYTHON": sys.executable},
-                stdout=out, stderr=subprocess.STDOUT, timeout=BUILD_TIMEOUT_S, check=False)
-        if done.returncode != 0 or not staged.is_file():
+                {**os.environ, "SPARK_HOME": str(_spark_home()), "PYSPARK_PYTHON": sys.executable,
+                 "PYSPARK_DRIVER_PYTHON": sys.executable},
+                out)
+        if done != 0 or not staged.is_file():
             staged.unlink(missing_ok=True)
-            log.warning("no class-data archive: its build exited %d (see %s); JVMs start without one",
-                        done.returncode, build_log)
+            log.warning("no class-data archive: its build %s (see %s); JVMs start without one",
+                        f"exited {done}" if done is not None else f"ran past {BUILD_TIMEOUT_S} s", build_log)
             return None
         os.replace(staged, path)
         _prune(path)
     return path
+
+
+def _run_logged(argv: list[str], env: dict[str, str], out) -> int | None:
+    """The build's exit code, its output to `out`; None if it ran past BUILD_TIMEOUT_S (then killed)."""
+    try:
+        return subprocess.run(argv, env=env, stdout=out, stderr=subprocess.STDOUT, timeout=BUILD_TIMEOUT_S,
+                              check=False).returncode
+    except subprocess.TimeoutExpired:
+        return None
 
 
 def _prune(kept: Path) -> None:
