@@ -7,8 +7,8 @@ import os
 import subprocess
 from pathlib import Path
 
-from searchrel.core.class_archive import KEPT_OTHERS, QUIET, _prune, _spark_home, ensure_archive, java_options
-from searchrel.core.session import SHORT_LIVED_JVM, tiny_data_properties
+from searchrel.core.class_archive import KEPT_OTHERS, QUIET, _java, _prune, ensure_archive, java_options
+from searchrel.core.session import SHORT_LIVED_JVM, spark_home, tiny_data_properties
 
 
 def _properties(text: str) -> dict[str, str]:
@@ -30,9 +30,9 @@ def test_the_archive_is_built_and_a_spark_driver_maps_it(class_archive, tmp_path
     assert ensure_archive() == class_archive  # found, not built again
     cds_log = tmp_path / "cds.log"
     # spark-submit starts its driver JVM with Spark's class path and these options; --version stops there.
-    done = subprocess.run([str(_spark_home() / "bin" / "spark-submit"), "--driver-java-options",
+    done = subprocess.run([str(spark_home() / "bin" / "spark-submit"), "--driver-java-options",
                            f"{java_options(class_archive)} -Xlog:cds=info:file={cds_log}", "--version"],
-                          env={**os.environ, "SPARK_HOME": str(_spark_home())},
+                          env={**os.environ, "SPARK_HOME": str(spark_home())},
                           capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Mapped dynamic region" in cds_log.read_text()
@@ -41,8 +41,7 @@ def test_the_archive_is_built_and_a_spark_driver_maps_it(class_archive, tmp_path
 def test_a_jvm_that_cannot_use_the_archive_says_nothing_on_stdout(class_archive):
     # Another class path than the archive's: the JVM loads its classes as usual. Its CDS warning
     # would go to stdout, which a job's own output (caption-pins --json) shares.
-    java = [str(Path(os.environ["JAVA_HOME"]) / "bin" / "java")] if os.environ.get("JAVA_HOME") else ["java"]
-    done = subprocess.run(java + java_options(class_archive).split() + ["-cp", "/nonexistent", "-version"],
+    done = subprocess.run([_java()] + java_options(class_archive).split() + ["-cp", "/nonexistent", "-version"],
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0 and "version" in done.stderr
     assert done.stdout == ""

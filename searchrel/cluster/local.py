@@ -46,10 +46,11 @@ from typing import Any
 
 from searchrel.cluster.processes import (
     HOST, ClusterError, alive, die_with_parent, free_ports, http_json, log_tail, remove_weed_sockets,
-    signal_group, spark_home, wait_until, weed_server_argv,
+    signal_group, wait_until, weed_server_argv,
 )
 from searchrel.cluster.properties import REGION, new_credentials, submit_properties, write_private
 from searchrel.cluster.s3 import S3Client
+from searchrel.core.session import spark_home
 
 log = logging.getLogger(__name__)
 

