@@ -55,9 +55,16 @@ def text_embeddings(
 
 def graph_embeddings(
     board_pins: DataFrame, as_of: str, rank: int, iterations: int = 10, reg: float = 0.05, alpha: float = 10.0,
-    seed: int = 17,
+    seed: int = 17, checkpoint_interval: int = 5,
 ) -> DataFrame:
-    """(pin_id, graph_embedding) from implicit ALS over boards saved on or before as_of."""
+    """(pin_id, graph_embedding) from implicit ALS over boards saved on or before as_of.
+
+    Each ALS iteration adds a level to the factors' lineage, and a task carries its
+    lineage: from about 25 iterations (10 under the C1 compiler, whose frames are
+    larger) deserialising one overflows an executor thread's stack. Every
+    `checkpoint_interval` iterations ALS checkpoints the factors, which cuts the
+    lineage, but only in a SparkContext with a checkpoint folder: the job sets one.
+    """
     from pyspark.ml.recommendation import ALS
 
     edges = (
@@ -79,6 +86,7 @@ def graph_embeddings(
     als = ALS(
         rank=rank, maxIter=iterations, regParam=reg, alpha=alpha, implicitPrefs=True, seed=seed,
         userCol="board_idx", itemCol="pin_idx", ratingCol="rating", nonnegative=False,
+        checkpointInterval=checkpoint_interval,
     )
     model = als.fit(ratings)
     factors = model.itemFactors.select(F.col("id").alias("pin_idx"), F.col("features").alias("graph_embedding"))

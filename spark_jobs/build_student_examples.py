@@ -18,9 +18,11 @@ Three stages, each idempotent and each costing what the new data costs:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import logging
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 from pyspark.sql import DataFrame
@@ -116,6 +118,24 @@ def _graph_fits(table: DataFrame | None) -> set[str]:
     return {r[0] for r in table.select(fitted).distinct().collect()}
 
 
+@contextlib.contextmanager
+def _als_checkpoints(ctx: runner.JobContext) -> Iterator[None]:
+    """A checkpoint folder for this run's ALS fits (features.pin_embeddings.graph_embeddings), removed after.
+
+    ALS cuts its lineage only by checkpointing, which needs the SparkContext's checkpoint
+    folder; on a cluster it must be storage every executor reaches, as the warehouse is.
+    One folder per run, so two runs at once do not delete each other's files.
+    """
+    spark = ctx.spark
+    folder = f"{ctx.tables.root.rstrip('/')}/_checkpoints/{JOB}-{ctx.run_id}"
+    spark.sparkContext.setCheckpointDir(folder)
+    try:
+        yield
+    finally:
+        path = spark.sparkContext._jvm.org.apache.hadoop.fs.Path(folder)
+        path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).delete(path, True)
+
+
 def build_pin_embeddings(ctx: runner.JobContext, pin_text: DataFrame) -> list[str]:
     """Write features/pin_embeddings partitions for the pin_text snapshots of the range.
 
@@ -124,39 +144,45 @@ def build_pin_embeddings(ctx: runner.JobContext, pin_text: DataFrame) -> list[st
     zero vector until the next fit), which is most of this stage's cost saved on
     a daily run.
     """
+    done = []
+    with _als_checkpoints(ctx):
+        for as_of in _snapshots_to_build(ctx, pin_text):
+            _build_snapshot(ctx, pin_text, as_of)
+            done.append(as_of)
+    return done
+
+
+def _build_snapshot(ctx: runner.JobContext, pin_text: DataFrame, as_of: str) -> None:
+    """One features/pin_embeddings partition (as_of): text embeddings reused by hash, the graph fitted or reused."""
     from features.pin_embeddings import assemble_pin_embeddings, graph_embeddings, latest_text
     from features.pin_embeddings import reusable_graph_as_of, text_embeddings
 
     s = ctx.config.student
-    done = []
-    for as_of in _snapshots_to_build(ctx, pin_text):
-        previous, table = None, None
-        if ctx.tables.exists(PIN_EMBEDDINGS):
-            table = ctx.tables.read(PIN_EMBEDDINGS)
-            last = table.where(F.col("as_of") < as_of).agg(F.max("as_of")).collect()[0][0]
-            keep = [a for a in (last, as_of) if a]
-            previous = table.where(F.col("as_of").isin(keep)).persist()
-        texts = latest_text(pin_text, as_of)
-        text_emb = text_embeddings(texts, previous, _embed(ctx))
-        fits = _graph_fits(table) - {as_of}  # rebuilding a fit snapshot refits it
-        reuse = reusable_graph_as_of(fits, as_of, s.graph_refresh_days)
-        if reuse is None:
-            graph = graph_embeddings(
-                ctx.tables.read(catalog.BOARD_PINS.name), as_of, s.graph_embedding_dim, s.als_iterations, s.als_reg,
-                s.als_alpha, s.seed,
-            )
-        else:
-            graph = table.where(F.col("as_of") == reuse).select("pin_id", "graph_embedding")
-            log.info("pin_embeddings as_of %s: graph reused from the %s fit", as_of, reuse)
-        out = assemble_pin_embeddings(text_emb, graph, as_of, s.graph_embedding_dim, reuse or as_of).persist()
-        n = out.count()
-        ctx.tables.replace_range(PIN_EMBEDDINGS, out, as_of, as_of, col="as_of", merge_schema=True)
-        out.unpersist()
-        if previous is not None:
-            previous.unpersist()
-        log.info("pin_embeddings as_of %s: %d pins", as_of, n)
-        done.append(as_of)
-    return done
+    previous, table = None, None
+    if ctx.tables.exists(PIN_EMBEDDINGS):
+        table = ctx.tables.read(PIN_EMBEDDINGS)
+        last = table.where(F.col("as_of") < as_of).agg(F.max("as_of")).collect()[0][0]
+        keep = [a for a in (last, as_of) if a]
+        previous = table.where(F.col("as_of").isin(keep)).persist()
+    texts = latest_text(pin_text, as_of)
+    text_emb = text_embeddings(texts, previous, _embed(ctx))
+    fits = _graph_fits(table) - {as_of}  # rebuilding a fit snapshot refits it
+    reuse = reusable_graph_as_of(fits, as_of, s.graph_refresh_days)
+    if reuse is None:
+        graph = graph_embeddings(
+            ctx.tables.read(catalog.BOARD_PINS.name), as_of, s.graph_embedding_dim, s.als_iterations, s.als_reg,
+            s.als_alpha, s.seed, s.als_checkpoint_interval,
+        )
+    else:
+        graph = table.where(F.col("as_of") == reuse).select("pin_id", "graph_embedding")
+        log.info("pin_embeddings as_of %s: graph reused from the %s fit", as_of, reuse)
+    out = assemble_pin_embeddings(text_emb, graph, as_of, s.graph_embedding_dim, reuse or as_of).persist()
+    n = out.count()
+    ctx.tables.replace_range(PIN_EMBEDDINGS, out, as_of, as_of, col="as_of", merge_schema=True)
+    out.unpersist()
+    if previous is not None:
+        previous.unpersist()
+    log.info("pin_embeddings as_of %s: %d pins", as_of, n)
 
 
 def _teacher(ctx: runner.JobContext, by_day: bool, start: str | None = None, end: str | None = None) -> DataFrame:

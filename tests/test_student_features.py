@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 from pyspark.sql import functions as F
@@ -134,6 +135,26 @@ def test_graph_fit_is_reused_within_the_refresh_period_and_never_backwards():
     assert reusable_graph_as_of([], "2026-11-10", 7) is None
 
 
+def test_graph_fit_checkpoints_its_factors_so_that_many_iterations_cannot_overflow_a_stack(spark, tmp_path):
+    """ALS cuts the factors' lineage only by checkpointing them (features.pin_embeddings.graph_embeddings).
+
+    Without it, 30 iterations' lineage overflows a task thread's stack, and in local mode the
+    StackOverflowError ends the JVM (checked by hand: it cannot be asserted in the shared session),
+    as the job did from about 25 iterations. Here 3 iterations with an interval of 1 show the
+    checkpoints being written, at a tenth of the cost.
+    """
+    from features.pin_embeddings import graph_embeddings
+
+    folder = tmp_path / "checkpoints"
+    spark.sparkContext.setCheckpointDir(str(folder))
+    board_pins = spark.createDataFrame(
+        [(f"b{i % 3}", f"p{i}", "2026-11-01") for i in range(8)], "board_id string, pin_id string, saved_ds string")
+    rows = graph_embeddings(board_pins, "2026-11-23", rank=2, iterations=3, checkpoint_interval=1).collect()
+    assert sorted(r.pin_id for r in rows) == [f"p{i}" for i in range(8)]
+    assert all(len(r.graph_embedding) == 2 for r in rows)
+    assert list(folder.rglob("rdd-*")), "no factor RDD was checkpointed"
+
+
 def test_example_settings_are_read_from_the_config_in_one_place():
     from features.student_examples import ExampleSettings
     from searchrel.core.config import load_config
@@ -256,6 +277,8 @@ def test_student_features_job_writes_documented_rows_and_quarantines_the_rest(st
     # p4 is on no board: zero graph vector; p3 is on two
     assert rows[("tile floor", "p4", DS, "impression")].pin_graph_embedding == [0.0] * 4
     assert any(v != 0 for v in human.pin_graph_embedding)
+    # The run's ALS checkpoint folder (spark_jobs.build_student_examples._als_checkpoints) is gone.
+    assert [p.name for p in Path(tables.root, "_checkpoints").glob("*")] == []
     quarantined = tables.read("quarantine/features_student_examples").collect()
     assert sorted(r.reason for r in quarantined) == [
         "duplicate example (query, pin_id, ds, source)", "empty query", "no pin text",

@@ -176,6 +176,9 @@ class StudentConfig(Section):
     engagement_prior: float = Field(default=0.1, ge=0, le=1)
     engagement_prior_strength: float = Field(default=20.0, gt=0)
     als_iterations: int = Field(default=10, ge=1)
+    # ALS checkpoints its factors every N iterations (into the warehouse's _checkpoints/, removed
+    # after the job), so that many iterations cannot overflow a task's stack with their lineage.
+    als_checkpoint_interval: int = Field(default=5, ge=1)
     als_reg: float = Field(default=0.05, ge=0)
     als_alpha: float = Field(default=10.0, gt=0)
     # The co-curation graph moves slowly: an ALS fit is reused by the snapshots of
