@@ -124,7 +124,8 @@ def _als_checkpoints(ctx: runner.JobContext) -> Iterator[None]:
 
     ALS cuts its lineage only by checkpointing, which needs the SparkContext's checkpoint
     folder; on a cluster it must be storage every executor reaches, as the warehouse is.
-    One folder per run, so two runs at once do not delete each other's files.
+    One folder per run, so two runs at once do not delete each other's files. Removing it
+    is best effort: a failure there is logged, so it never hides the error that ended the run.
     """
     spark = ctx.spark
     folder = f"{ctx.tables.root.rstrip('/')}/_checkpoints/{JOB}-{ctx.run_id}"
@@ -132,8 +133,12 @@ def _als_checkpoints(ctx: runner.JobContext) -> Iterator[None]:
     try:
         yield
     finally:
-        path = spark.sparkContext._jvm.org.apache.hadoop.fs.Path(folder)
-        path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).delete(path, True)
+        try:
+            path = spark.sparkContext._jvm.org.apache.hadoop.fs.Path(folder)
+            path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).delete(path, True)
+        except Exception as exc:  # noqa: BLE001 - leftover checkpoint files are read by nothing
+            first_line = str(exc).split("\n", 1)[0]
+            log.warning("could not remove the ALS checkpoint folder %s: %s", folder, first_line)
 
 
 def build_pin_embeddings(ctx: runner.JobContext, pin_text: DataFrame) -> list[str]:

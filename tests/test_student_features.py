@@ -141,7 +141,7 @@ def test_graph_fit_checkpoints_its_factors_so_that_many_iterations_cannot_overfl
     Without it, 30 iterations' lineage overflows a task thread's stack, and in local mode the
     StackOverflowError ends the JVM (checked by hand: it cannot be asserted in the shared session),
     as the job did from about 25 iterations. Here 3 iterations with an interval of 1 show the
-    checkpoints being written, at a tenth of the cost.
+    checkpoints being written, which is what cuts the lineage.
     """
     from features.pin_embeddings import graph_embeddings
 
