@@ -30,6 +30,7 @@ from pyspark.sql import functions as F
 
 from searchrel.core import catalog
 from searchrel.core.dates import date_list
+from searchrel.core.files import delete_tree
 from spark_jobs import runner
 
 log = logging.getLogger(__name__)
@@ -134,8 +135,7 @@ def _als_checkpoints(ctx: runner.JobContext) -> Iterator[None]:
         yield
     finally:
         try:
-            path = spark.sparkContext._jvm.org.apache.hadoop.fs.Path(folder)
-            path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).delete(path, True)
+            delete_tree(spark, folder)
         except Exception as exc:  # noqa: BLE001 - leftover checkpoint files are read by nothing
             first_line = str(exc).split("\n", 1)[0]
             log.warning("could not remove the ALS checkpoint folder %s: %s", folder, first_line)

@@ -58,9 +58,8 @@ def add_record(folder: str, record: dict[str, Any], spark: Any = None) -> str:
     if "://" in folder and (spark is not None or not folder.startswith("file://")):
         if spark is None:
             raise ValueError(f"a record under {folder} needs the job's SparkSession (its Hadoop file system)")
-        jvm = spark.sparkContext._jvm
-        path = jvm.org.apache.hadoop.fs.Path(f"{folder.rstrip('/')}/{name}")
-        out = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).create(path, False)
+        fs, path = _hadoop_path(spark, f"{folder.rstrip('/')}/{name}")
+        out = fs.create(path, False)
         try:
             out.write(bytearray(data))
         finally:
@@ -70,6 +69,18 @@ def add_record(folder: str, record: dict[str, Any], spark: Any = None) -> str:
     where.mkdir(parents=True, exist_ok=True)
     (where / name).write_bytes(data)
     return str(where / name)
+
+
+def _hadoop_path(spark: Any, uri: str) -> tuple[Any, Any]:
+    """(Hadoop FileSystem, Path) for `uri` through `spark`'s Hadoop configuration (the store's endpoint and keys)."""
+    path = spark.sparkContext._jvm.org.apache.hadoop.fs.Path(uri)
+    return path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), path
+
+
+def delete_tree(spark: Any, uri: str) -> None:
+    """Delete a folder and everything under it, on a local disk or an object store (nothing if it is absent)."""
+    fs, path = _hadoop_path(spark, uri)
+    fs.delete(path, True)
 
 
 def read_records(folder: str | os.PathLike[str]) -> list[dict[str, Any]]:
